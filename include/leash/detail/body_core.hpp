@@ -1,0 +1,76 @@
+// The machinery behind leash::body: reads the rest of a response from the connection the
+// body leases, and ends that lease exactly once (returning the connection to the pool at the
+// end of a keep-alive message, closing it otherwise).
+//
+// Runs on the request's strand. close() and the destructor may run on any thread when no
+// read is in flight (the body handle posts to the strand otherwise).
+#pragma once
+
+#include <leash/detail/connection.hpp>
+#include <leash/detail/phase_timer.hpp>
+#include <leash/detail/spawn.hpp>
+#include <leash/headers.hpp>
+
+#include <asio.hpp>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace leash::detail {
+
+class transport_state;
+
+class body_core : public std::enable_shared_from_this<body_core> {
+public:
+    // A body with nothing to read (HEAD, 204, 304, or fully consumed with the head).
+    explicit body_core(asio::any_io_executor strand) : strand_(std::move(strand)), timer_(strand_) {}
+
+    // A body still to be read from `conn`, leased from `owner`.
+    body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
+              std::shared_ptr<connection> conn, clock::time_point deadline, bool close_after);
+
+    body_core(const body_core&) = delete;
+    body_core& operator=(const body_core&) = delete;
+    ~body_core();
+
+    const asio::any_io_executor& executor() const noexcept { return strand_; }
+
+    asio::awaitable<op_result<std::size_t>> read_some(asio::mutable_buffer out);
+    asio::awaitable<op_result<std::string>> read_all(std::size_t limit);
+
+    // Ends the lease now: keeps the connection if the rest of the message is already
+    // buffered, closes it otherwise. Later reads fail with error::body_closed.
+    void close() noexcept;
+
+    bool done() const noexcept { return done_; }
+    bool holds_connection() const noexcept { return conn_ != nullptr; }
+    const headers& trailers() const noexcept { return trailers_; }
+
+    std::atomic<int> reads_in_flight{0};
+
+private:
+    // Waits for body bytes: a view of the next available piece, or eof at the end.
+    asio::awaitable<std::error_code> fill();
+    // Feeds buffered bytes to the parser without I/O; true if the message ended.
+    bool advance_buffered(std::error_code& ec);
+    void on_message_done();
+    void end_lease(bool reusable, bool abandoned) noexcept;
+    void fail(std::error_code ec) noexcept;
+
+    asio::any_io_executor strand_;
+    phase_timer timer_;
+    std::shared_ptr<transport_state> owner_;
+    std::shared_ptr<connection> conn_;
+    clock::time_point deadline_ = clock::time_point::max();
+    bool close_after_ = false;
+    std::string_view piece_;   // body bytes handed out by the parser, not yet read
+    bool done_ = true;         // the message ended (eof from now on)
+    bool closed_ = false;      // closed before its end
+    std::error_code failed_;   // a read failed; repeated on later reads
+    headers trailers_;
+};
+
+} // namespace leash::detail

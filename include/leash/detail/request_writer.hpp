@@ -1,0 +1,83 @@
+// Serialises a request head, without I/O. Validation happens before (validate_request).
+#pragma once
+
+#include <leash/error.hpp>
+#include <leash/request.hpp>
+#include <leash/url.hpp>
+
+#include <string>
+#include <system_error>
+
+namespace leash::detail {
+
+// Checks what the transport is about to send: method token, every header field. (headers
+// refuses bad input on insertion; this also covers fields appended unchecked.)
+inline std::error_code validate_request(const request& req)
+{
+    if (!is_token(req.method))
+        return error::invalid_method;
+    for (auto& f : req.headers) {
+        if (!is_token(f.name))
+            return error::invalid_header_name;
+        if (!is_field_value(f.value))
+            return error::invalid_header_value;
+    }
+    return {};
+}
+
+inline bool method_expects_body(std::string_view m) noexcept
+{
+    return m == "POST" || m == "PUT" || m == "PATCH";
+}
+
+// Writes "METHOD target HTTP/1.1" and the fields into `out` (replacing its contents, keeping
+// its capacity). Adds Host and User-Agent unless present. Content-Length is always computed
+// from the body (a caller's Content-Length or Transfer-Encoding is replaced).
+inline void write_request_head(std::string& out, const request& req, const url& u,
+                               std::string_view user_agent)
+{
+    out.clear();
+    out.append(req.method).append(" ").append(u.target()).append(" HTTP/1.1\r\n");
+    if (!req.headers.contains("Host"))
+        out.append("Host: ").append(u.authority()).append("\r\n");
+    if (!user_agent.empty() && !req.headers.contains("User-Agent"))
+        out.append("User-Agent: ").append(user_agent).append("\r\n");
+    for (auto& f : req.headers) {
+        if (iequals(f.name, "Content-Length") || iequals(f.name, "Transfer-Encoding"))
+            continue;
+        out.append(f.name).append(": ").append(f.value).append("\r\n");
+    }
+    if (!req.body.empty() || method_expects_body(req.method))
+        out.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n");
+    out.append("\r\n");
+}
+
+// The timeout a server announced with "Keep-Alive: timeout=N", in seconds, if any.
+inline std::optional<long> keep_alive_timeout_hint(const headers& h)
+{
+    auto v = h.get("Keep-Alive");
+    if (!v)
+        return std::nullopt;
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        auto item = trim_ows(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        const auto eq = item.find('=');
+        if (eq == std::string_view::npos || !iequals(trim_ows(item.substr(0, eq)), "timeout"))
+            continue;
+        auto num = trim_ows(item.substr(eq + 1));
+        if (num.empty() || num.size() > 9)
+            return std::nullopt;
+        long value = 0;
+        for (char c : num) {
+            if (c < '0' || c > '9')
+                return std::nullopt;
+            value = value * 10 + (c - '0');
+        }
+        return value;
+    }
+    return std::nullopt;
+}
+
+} // namespace leash::detail

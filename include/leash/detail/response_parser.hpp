@@ -1,0 +1,247 @@
+// Response framing, without I/O: an llhttp response parser (strict, no lenient flags) that
+// collects the status line and headers, hands out body bytes incrementally and reports the
+// end of the message.
+//
+// feed() stops early at three points so the caller never has to buffer a whole body: when the
+// head of the final response is complete, after each piece of body (take_body()), and at the
+// end of the message. Interim 1xx responses (100 Continue, 103, ...) are consumed silently.
+// Body views point into the caller's input and stay valid until the caller reuses it.
+#pragma once
+
+#include <leash/error.hpp>
+#include <leash/headers.hpp>
+
+#include <llhttp.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace leash::detail {
+
+struct parser_limits {
+    std::size_t max_header_bytes = 64 * 1024;  // status line + header fields (+ trailers)
+    std::size_t max_headers = 128;             // header fields (+ trailer fields)
+};
+
+class response_parser {
+public:
+    response_parser() { reset(false, {}); }
+    response_parser(const response_parser&) = delete;
+    response_parser& operator=(const response_parser&) = delete;
+
+    // Prepares for the response to a new request. A response to HEAD never has a body.
+    void reset(bool head_request, parser_limits limits)
+    {
+        llhttp_init(&parser_, HTTP_RESPONSE, &settings());
+        parser_.data = this;
+        head_request_ = head_request;
+        limits_ = limits;
+        header_bytes_ = 0;
+        header_count_ = 0;
+        received_bytes_ = false;
+        start_message();
+        message_done_ = false;
+        body_ = {};
+        user_error_ = {};
+    }
+
+    // Parses up to n bytes; returns how many were consumed. Stops after the final head,
+    // after each body piece, and at the end of the message. Sets ec on a protocol error.
+    std::size_t feed(const char* data, std::size_t n, std::error_code& ec)
+    {
+        ec = {};
+        if (message_done_ || !body_.empty())
+            return 0;
+        if (n > 0)
+            received_bytes_ = true;
+        const auto err = llhttp_execute(&parser_, data, n);
+        if (err == HPE_OK)
+            return n;
+        if (err == HPE_PAUSED) {
+            const auto used = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
+            llhttp_resume(&parser_);
+            return used;
+        }
+        ec = translate(err);
+        return 0;
+    }
+
+    // The connection reached end of stream. Completes a close-delimited body; anything else
+    // unfinished is error::unexpected_eof (or closed_before_response before any byte).
+    void feed_eof(std::error_code& ec)
+    {
+        ec = {};
+        if (message_done_)
+            return;
+        if (!received_bytes_) {
+            ec = error::closed_before_response;
+            return;
+        }
+        if (headers_done_ && llhttp_message_needs_eof(&parser_)) {
+            const auto err = llhttp_finish(&parser_);
+            if (err != HPE_OK && err != HPE_PAUSED)
+                ec = translate(err);
+            if (!message_done_ && !ec)
+                ec = error::unexpected_eof;
+            return;
+        }
+        ec = error::unexpected_eof;
+    }
+
+    bool received_bytes() const noexcept { return received_bytes_; }
+    bool headers_done() const noexcept { return headers_done_; }
+    bool message_done() const noexcept { return message_done_; }
+
+    // The pending body piece, if any; take_body() hands it out and clears it.
+    bool has_body() const noexcept { return !body_.empty(); }
+    std::string_view take_body() noexcept { return std::exchange(body_, {}); }
+
+    int status() const noexcept { return status_; }
+    const std::string& reason() const noexcept { return reason_; }
+    int version_major() const noexcept { return parser_.http_major; }
+    int version_minor() const noexcept { return parser_.http_minor; }
+    headers& head_fields() noexcept { return headers_; }
+    headers& trailer_fields() noexcept { return trailers_; }
+    // The declared Content-Length of the final response, if it had one.
+    std::optional<std::uint64_t> content_length() const noexcept { return content_length_; }
+    // Whether the body ends only when the connection closes.
+    bool close_delimited() const noexcept { return close_delimited_; }
+    // Whether the connection may carry another request once the message is done.
+    bool keep_alive() const noexcept { return keep_alive_; }
+
+private:
+    void start_message()
+    {
+        status_ = 0;
+        reason_.clear();
+        headers_.clear();
+        trailers_.clear();
+        field_.clear();
+        value_.clear();
+        headers_done_ = false;
+        content_length_.reset();
+        close_delimited_ = false;
+        keep_alive_ = false;
+    }
+
+    static response_parser& self(llhttp_t* p) { return *static_cast<response_parser*>(p->data); }
+
+    int count_bytes(std::size_t n)
+    {
+        header_bytes_ += n;
+        if (header_bytes_ > limits_.max_header_bytes) {
+            user_error_ = error::headers_too_large;
+            return HPE_USER;
+        }
+        return 0;
+    }
+
+    static const llhttp_settings_t& settings()
+    {
+        static const llhttp_settings_t s = [] {
+            llhttp_settings_t st;
+            llhttp_settings_init(&st);
+            st.on_status = [](llhttp_t* p, const char* at, std::size_t n) {
+                auto& me = self(p);
+                me.reason_.append(at, n);
+                return me.count_bytes(n);
+            };
+            st.on_header_field = [](llhttp_t* p, const char* at, std::size_t n) {
+                auto& me = self(p);
+                me.field_.append(at, n);
+                return me.count_bytes(n);
+            };
+            st.on_header_value = [](llhttp_t* p, const char* at, std::size_t n) {
+                auto& me = self(p);
+                me.value_.append(at, n);
+                return me.count_bytes(n);
+            };
+            st.on_header_value_complete = [](llhttp_t* p) {
+                auto& me = self(p);
+                if (++me.header_count_ > me.limits_.max_headers) {
+                    me.user_error_ = error::too_many_headers;
+                    return static_cast<int>(HPE_USER);
+                }
+                auto& target = me.headers_done_ ? me.trailers_ : me.headers_;
+                target.append_unchecked(std::move(me.field_), std::string(trim_ows(me.value_)));
+                me.field_.clear();
+                me.value_.clear();
+                return 0;
+            };
+            st.on_headers_complete = [](llhttp_t* p) {
+                auto& me = self(p);
+                me.status_ = p->status_code;
+                if (me.status_ == 101) {
+                    me.user_error_ = error::upgrade_not_supported;
+                    return -1;
+                }
+                if (me.status_ >= 100 && me.status_ < 200)
+                    return 1;  // interim: no body; the final response follows
+                me.headers_done_ = true;
+                if (me.status_ == 204 || me.status_ == 304)
+                    return 1;  // never a body, whatever the head claims
+                if (p->flags & F_CONTENT_LENGTH)
+                    me.content_length_ = p->content_length;
+                me.close_delimited_ = !me.head_request_ && llhttp_message_needs_eof(p);
+                return me.head_request_ ? 1 : 0;
+            };
+            st.on_body = [](llhttp_t* p, const char* at, std::size_t n) {
+                self(p).body_ = std::string_view(at, n);
+                return static_cast<int>(HPE_PAUSED);
+            };
+            st.on_message_complete = [](llhttp_t* p) {
+                auto& me = self(p);
+                if (!me.headers_done_) {  // an interim response ended
+                    me.start_message();
+                    return 0;
+                }
+                me.keep_alive_ = llhttp_should_keep_alive(p) != 0 && !me.close_delimited_;
+                me.message_done_ = true;
+                return static_cast<int>(HPE_PAUSED);
+            };
+            return st;
+        }();
+        return s;
+    }
+
+    std::error_code translate(llhttp_errno_t err) const
+    {
+        if (user_error_)
+            return user_error_;
+        switch (err) {
+        case HPE_INVALID_CONTENT_LENGTH:
+        case HPE_UNEXPECTED_CONTENT_LENGTH: return error::invalid_content_length;
+        case HPE_INVALID_TRANSFER_ENCODING: return error::invalid_transfer_encoding;
+        case HPE_INVALID_CHUNK_SIZE: return error::invalid_chunk;
+        case HPE_INVALID_EOF_STATE: return error::unexpected_eof;
+        case HPE_PAUSED_UPGRADE: return error::upgrade_not_supported;
+        default: return error::malformed_response;
+        }
+    }
+
+    llhttp_t parser_{};
+    parser_limits limits_;
+    bool head_request_ = false;
+    std::size_t header_bytes_ = 0;
+    std::size_t header_count_ = 0;
+    bool received_bytes_ = false;
+
+    int status_ = 0;
+    std::string reason_;
+    headers headers_;
+    headers trailers_;
+    std::string field_;
+    std::string value_;
+    bool headers_done_ = false;
+    bool message_done_ = false;
+    std::optional<std::uint64_t> content_length_;
+    bool close_delimited_ = false;
+    bool keep_alive_ = false;
+    std::string_view body_;
+    std::error_code user_error_;
+};
+
+} // namespace leash::detail

@@ -1,0 +1,42 @@
+// The retry decision, without I/O: may a request that failed on a connection be sent again
+// on another one, transparently?
+#pragma once
+
+#include <leash/headers.hpp>
+
+#include <string_view>
+
+namespace leash::detail {
+
+struct attempt_facts {
+    bool connection_was_reused = false;   // the connection had carried a request before
+    bool request_bytes_written = false;   // any byte of this request reached the socket
+    bool response_bytes_received = false; // any byte of a response arrived
+};
+
+inline bool is_idempotent_method(std::string_view m) noexcept
+{
+    return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" || m == "DELETE";
+}
+
+// A request is replayable when sending it twice is harmless: an idempotent method, an
+// Idempotency-Key header, or the caller's explicit opt-in. (Bodies are held in memory, so
+// every body can be sent again.)
+inline bool is_replayable(std::string_view method, const headers& h, bool opted_in) noexcept
+{
+    return opted_in || is_idempotent_method(method) || h.contains("Idempotency-Key")
+        || h.contains("X-Idempotency-Key");
+}
+
+// Only failures on a reused connection before any response byte are retried: a fresh
+// connection's failure is the server's answer (retrying it could loop forever), and once a
+// response started the server has acted on the request. Within that window, a request of
+// which nothing was written is always safe to resend; otherwise it must be replayable.
+inline bool should_retry(const attempt_facts& f, bool replayable) noexcept
+{
+    if (!f.connection_was_reused || f.response_bytes_received)
+        return false;
+    return !f.request_bytes_written || replayable;
+}
+
+} // namespace leash::detail

@@ -1,0 +1,68 @@
+// The byte stream under a connection. Plain TCP today; the seam where TLS plugs in: the
+// transport only uses what this class offers.
+#pragma once
+
+#include <asio.hpp>
+
+#include <sys/socket.h>
+#include <cerrno>
+
+namespace leash::detail {
+
+class stream {
+public:
+    using executor_type = asio::any_io_executor;
+    using socket_type = asio::ip::tcp::socket;
+
+    explicit stream(const executor_type& ex) : socket_(ex) {}
+
+    executor_type get_executor() noexcept { return socket_.get_executor(); }
+    socket_type& socket() noexcept { return socket_; }
+
+    template <class MutableBuffers, class Token>
+    auto async_read_some(const MutableBuffers& b, Token&& token)
+    {
+        return socket_.async_read_some(b, std::forward<Token>(token));
+    }
+
+    template <class ConstBuffers, class Token>
+    auto async_write_some(const ConstBuffers& b, Token&& token)
+    {
+        return socket_.async_write_some(b, std::forward<Token>(token));
+    }
+
+    // Aborts pending operations; they complete with operation_aborted.
+    void cancel() noexcept
+    {
+        std::error_code ignored;
+        socket_.cancel(ignored);
+    }
+
+    // Closes at once, without waiting for the peer.
+    void close() noexcept
+    {
+        std::error_code ignored;
+        if (socket_.is_open()) {
+            socket_.shutdown(socket_type::shutdown_both, ignored);
+            socket_.close(ignored);
+        }
+    }
+
+    bool is_open() const noexcept { return socket_.is_open(); }
+
+    // Non-blocking check of an idle connection: alive only if nothing is readable and the
+    // peer has not closed. (An idle HTTP/1.1 connection must be silent.)
+    bool probe_idle_alive() noexcept
+    {
+        if (!socket_.is_open())
+            return false;
+        char byte;
+        const auto n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+
+private:
+    socket_type socket_;
+};
+
+} // namespace leash::detail

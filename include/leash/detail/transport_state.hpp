@@ -1,0 +1,785 @@
+// The Asio shell around the pool: runs requests as coroutines on per-request strands, dials,
+// writes, reads response heads, and feeds pool_core the events it decides on. Shared by the
+// transport handle, running requests and live bodies, so it outlives whichever goes last.
+//
+// Locking: mutex_ guards pool_, counters_, the reaper deadline and every pool_waiter's grant
+// fields. Sockets are only touched by the strand of the request or body that leases them,
+// or under no lease at all (idle connections are closed by whoever removes them).
+#pragma once
+
+#include <leash/detail/body_core.hpp>
+#include <leash/detail/connection.hpp>
+#include <leash/detail/phase_timer.hpp>
+#include <leash/detail/pool_core.hpp>
+#include <leash/detail/request_writer.hpp>
+#include <leash/detail/retry.hpp>
+#include <leash/detail/spawn.hpp>
+#include <leash/error.hpp>
+#include <leash/request.hpp>
+#include <leash/response.hpp>
+#include <leash/stats.hpp>
+#include <leash/transport_options.hpp>
+#include <leash/url.hpp>
+
+#include <asio.hpp>
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace leash::detail {
+
+// A request queued for a connection.
+struct pool_waiter {
+    explicit pool_waiter(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;  // the wait; canceled to wake the waiter
+    // Guarded by transport_state's mutex:
+    bool granted = false;
+    std::shared_ptr<connection> conn;  // the connection granted, or null: dial in a reserved slot
+    std::error_code failure;           // shut down while waiting
+};
+
+using connection_ptr = std::shared_ptr<connection>;
+using waiter_ptr = std::shared_ptr<pool_waiter>;
+using pool_type = pool_core<connection_ptr, waiter_ptr>;
+
+inline pool_limits make_pool_limits(const transport_options& o)
+{
+    pool_limits l;
+    l.max_conns_per_host = std::max<std::size_t>(1, o.max_conns_per_host);
+    l.max_pending_per_host = o.max_pending_per_host;
+    l.max_idle_conns_per_host = o.max_idle_conns_per_host;
+    l.max_idle_conns = o.max_idle_conns;
+    l.idle_conn_timeout = o.idle_conn_timeout;
+    return l;
+}
+
+// "scheme://host:port", the pool's per-host key.
+inline std::string pool_key(const url& u)
+{
+    std::string key = u.scheme() + "://";
+    key += u.is_ipv6_literal() ? "[" + u.host() + "]" : u.host();
+    return key + ":" + std::to_string(u.port());
+}
+
+inline bool is_canceled(const asio::cancellation_state& s)
+{
+    return s.cancelled() != asio::cancellation_type::none;
+}
+
+class transport_state : public std::enable_shared_from_this<transport_state> {
+public:
+    transport_state(asio::any_io_executor ex, transport_options options)
+        : executor_(std::move(ex))
+        , options_(std::move(options))
+        , pool_(make_pool_limits(options_))
+        , reaper_(asio::make_strand(executor_))
+    {
+    }
+
+    const transport_options& options() const noexcept { return options_; }
+    const asio::any_io_executor& executor() const noexcept { return executor_; }
+
+    // The whole request, up to a response whose body may still be unread.
+    asio::awaitable<op_result<response>> send(request req);
+
+    // A leased connection comes back from a finished message.
+    void release(connection_ptr c, bool reusable);
+    // A leased connection is closed instead of returned.
+    void close_leased(connection_ptr c, close_reason why);
+
+    void body_opened(const std::string& key)
+    {
+        std::lock_guard lock(mutex_);
+        pool_.body_opened(key);
+    }
+    void body_closed(const std::string& key)
+    {
+        std::lock_guard lock(mutex_);
+        pool_.body_closed(key);
+    }
+    void count_timeout(std::error_code ec);
+
+    void shutdown();
+
+    transport_stats stats() const
+    {
+        std::lock_guard lock(mutex_);
+        transport_stats s = counters_;
+        pool_.fill(s);
+        return s;
+    }
+
+private:
+    struct acquired {
+        connection_ptr conn;
+        bool reused = false;
+    };
+
+    asio::awaitable<op_result<acquired>> acquire(const std::string& key, const url& u,
+                                                clock::time_point deadline, phase_timer& timer);
+    asio::awaitable<op_result<acquired>> dial_in_slot(const std::string& key, const url& u,
+                                                     clock::time_point deadline, phase_timer& timer);
+    asio::awaitable<std::error_code> dial(connection& c, const url& u, clock::time_point deadline,
+                                          phase_timer& timer);
+    asio::awaitable<std::error_code> exchange(connection& c, const request& req, bool head_request,
+                                              clock::time_point deadline, phase_timer& timer,
+                                              attempt_facts& facts);
+
+    // Under the lock: records a grant on its waiter; the caller wakes it after unlocking.
+    static waiter_ptr settle(std::optional<pool_type::grant> g)
+    {
+        if (!g)
+            return nullptr;
+        g->waiter->granted = true;
+        g->waiter->conn = g->conn ? std::move(*g->conn) : nullptr;
+        return std::move(g->waiter);
+    }
+    static void wake(const waiter_ptr& w)
+    {
+        if (w)
+            asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+    }
+
+    void close_all(std::vector<pool_type::closing>& list)
+    {
+        for (auto& c : list)
+            c.conn->stream.close();
+    }
+    void count_closed(close_reason why, std::size_t n = 1);  // under the lock
+    void after_idle_change(clock::time_point expiry);        // under the lock
+    void arm_reaper();
+    void reap();
+
+    asio::any_io_executor executor_;
+    const transport_options options_;
+
+    mutable std::mutex mutex_;
+    pool_type pool_;
+    transport_stats counters_;
+    std::size_t open_now_ = 0;
+    std::optional<clock::time_point> reaper_at_;
+
+    asio::steady_timer reaper_;
+};
+
+// ---------------------------------------------------------------------------------------
+
+inline void transport_state::count_timeout(std::error_code ec)
+{
+    if (ec.category() != error_category())
+        return;
+    std::lock_guard lock(mutex_);
+    auto& t = counters_.timeouts;
+    switch (static_cast<error>(ec.value())) {
+    case error::pool_wait_timeout: ++t.pool_wait; break;
+    case error::resolve_timeout: ++t.resolve; break;
+    case error::connect_timeout: ++t.connect; break;
+    case error::tls_handshake_timeout: ++t.tls_handshake; break;
+    case error::write_timeout: ++t.write; break;
+    case error::response_header_timeout: ++t.response_header; break;
+    case error::body_read_timeout: ++t.body_read; break;
+    case error::request_timeout: ++t.request; break;
+    default: break;
+    }
+}
+
+inline void transport_state::count_closed(close_reason why, std::size_t n)
+{
+    auto& c = counters_.closed;
+    switch (why) {
+    case close_reason::idle_timeout: c.idle_timeout += n; break;
+    case close_reason::idle_limit: c.idle_limit += n; break;
+    case close_reason::dead_at_checkout: c.dead_at_checkout += n; break;
+    case close_reason::not_reusable: c.not_reusable += n; break;
+    case close_reason::body_abandoned: c.body_abandoned += n; break;
+    case close_reason::error: c.error += n; break;
+    case close_reason::shutdown: c.shutdown += n; break;
+    }
+    open_now_ -= n;
+}
+
+inline void transport_state::release(connection_ptr c, bool reusable)
+{
+    std::vector<pool_type::closing> to_close;
+    waiter_ptr woken;
+    {
+        std::lock_guard lock(mutex_);
+        const auto now = clock::now();
+        const auto expiry = now + std::min(c->idle_timeout, pool_.limits().idle_conn_timeout);
+        const std::string& key = c->key;  // the connection outlives the call (pool or to_close)
+        woken = settle(pool_.release(key, std::move(c), reusable, now, expiry - now, to_close));
+        for (auto& x : to_close)
+            count_closed(x.reason);
+        if (pool_.idle_total() > 0)
+            after_idle_change(expiry);
+    }
+    close_all(to_close);
+    wake(woken);
+}
+
+inline void transport_state::close_leased(connection_ptr c, close_reason why)
+{
+    c->stream.close();
+    waiter_ptr woken;
+    {
+        std::lock_guard lock(mutex_);
+        count_closed(why);
+        woken = settle(pool_.closed(c->key));
+    }
+    wake(woken);
+}
+
+// A connection became idle, expiring at `expiry`: make sure the reaper wakes by then.
+inline void transport_state::after_idle_change(clock::time_point expiry)
+{
+    if (reaper_at_ && *reaper_at_ <= expiry)
+        return;
+    reaper_at_ = expiry;
+    asio::post(reaper_.get_executor(), [weak = weak_from_this()] {
+        if (auto self = weak.lock())
+            self->arm_reaper();
+    });
+}
+
+// On the reaper's strand.
+inline void transport_state::arm_reaper()
+{
+    std::optional<clock::time_point> at;
+    {
+        std::lock_guard lock(mutex_);
+        at = reaper_at_;
+    }
+    if (!at) {
+        reaper_.cancel();
+        return;
+    }
+    reaper_.expires_at(*at);
+    reaper_.async_wait([weak = weak_from_this()](std::error_code ec) {
+        if (ec)
+            return;
+        if (auto self = weak.lock())
+            self->reap();
+    });
+}
+
+// On the reaper's strand: closes expired idle connections and sleeps until the next expiry.
+inline void transport_state::reap()
+{
+    std::vector<pool_type::closing> expired;
+    {
+        std::lock_guard lock(mutex_);
+        expired = pool_.expire(clock::now());
+        for (auto& x : expired)
+            count_closed(x.reason);
+        reaper_at_ = pool_.next_expiry();
+    }
+    close_all(expired);
+    arm_reaper();
+}
+
+inline void transport_state::shutdown()
+{
+    std::vector<pool_type::closing> to_close;
+    std::vector<waiter_ptr> waiters;
+    {
+        std::lock_guard lock(mutex_);
+        if (pool_.is_shut_down())
+            return;
+        pool_.shutdown(to_close, waiters);
+        for (auto& x : to_close)
+            count_closed(x.reason);
+        for (auto& w : waiters)
+            w->failure = error::shut_down;
+        reaper_at_.reset();
+    }
+    close_all(to_close);
+    for (auto& w : waiters)
+        wake(w);
+    asio::post(reaper_.get_executor(), [self = shared_from_this()] { self->reaper_.cancel(); });
+}
+
+inline asio::awaitable<op_result<response>> transport_state::send(request req)
+{
+    co_await asio::this_coro::throw_if_cancelled(false);
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    const auto strand = co_await asio::this_coro::executor;
+
+    std::error_code ec;
+    auto u = url::parse(req.url, ec);
+    if (!u)
+        co_return failed<response>(ec);
+    if (u->is_https())
+        co_return failed<response>(error::tls_not_available);
+    if (auto bad = validate_request(req))
+        co_return failed<response>(bad);
+
+    const auto timeout = req.timeout.count() > 0 ? req.timeout : options_.request_timeout;
+    const auto deadline = timeout.count() > 0 ? clock::now() + timeout : clock::time_point::max();
+    const std::string key = pool_key(*u);
+    const bool head_request = req.method == "HEAD";
+    const bool close_requested = req.headers.has_token("Connection", "close");
+    const bool replayable = is_replayable(req.method, req.headers, req.replayable);
+    phase_timer timer(strand);
+
+    for (std::size_t attempt = 0;; ++attempt) {
+        auto [acquire_error, got] = co_await acquire(key, *u, deadline, timer);
+        if (acquire_error) {
+            count_timeout(acquire_error);
+            co_return failed<response>(acquire_error);
+        }
+        auto& c = *got.conn;
+        {
+            std::lock_guard lock(mutex_);
+            ++counters_.requests;
+            if (got.reused)
+                ++counters_.reused;
+        }
+        ++c.requests;
+        write_request_head(c.head, req, *u, options_.user_agent);
+
+        attempt_facts facts;
+        facts.connection_was_reused = got.reused;
+        ec = co_await exchange(c, req, head_request, deadline, timer, facts);
+        if (is_canceled(co_await asio::this_coro::cancellation_state))
+            ec = asio::error::operation_aborted;
+        if (ec) {
+            close_leased(std::move(got.conn), close_reason::error);
+            count_timeout(ec);
+            const bool retryable_error = ec != asio::error::operation_aborted && ec != condition::timeout;
+            if (retryable_error && attempt < options_.max_stale_retries && should_retry(facts, replayable)) {
+                std::lock_guard lock(mutex_);
+                ++counters_.retries;
+                continue;
+            }
+            co_return failed<response>(ec);
+        }
+
+        response r;
+        r.status = c.parser.status();
+        r.reason = c.parser.reason();
+        r.version_major = c.parser.version_major();
+        r.version_minor = c.parser.version_minor();
+        r.headers = std::move(c.parser.head_fields());
+        c.idle_timeout = options_.idle_conn_timeout;
+        if (auto hint = keep_alive_timeout_hint(r.headers)) {
+            const auto announced = std::chrono::duration_cast<clock::duration>(std::chrono::seconds(*hint));
+            const auto margin = std::min<clock::duration>(options_.keep_alive_hint_margin, announced / 2);
+            c.idle_timeout = std::min<clock::duration>(c.idle_timeout, announced - margin);
+        }
+
+        if (c.parser.message_done()) {
+            const bool reusable = c.parser.keep_alive() && c.buffered_size() == 0 && !close_requested;
+            release(std::move(got.conn), reusable);
+            r.body = body(std::make_shared<body_core>(strand));
+        } else {
+            body_opened(key);
+            r.body = body(std::make_shared<body_core>(strand, shared_from_this(), std::move(got.conn),
+                                                      deadline, close_requested));
+        }
+        co_return op_result<response>{std::error_code{}, std::move(r)};
+    }
+}
+
+inline asio::awaitable<op_result<transport_state::acquired>>
+transport_state::acquire(const std::string& key, const url& u, clock::time_point deadline, phase_timer& timer)
+{
+    const auto strand = co_await asio::this_coro::executor;
+    for (;;) {
+        std::vector<pool_type::closing> expired;
+        typename pool_type::acquire_result res;
+        waiter_ptr waiter;
+        {
+            std::lock_guard lock(mutex_);
+            res = pool_.acquire(key, clock::now(), expired, [&] {
+                waiter = std::make_shared<pool_waiter>(strand);
+                return waiter;
+            });
+            for (auto& x : expired)
+                count_closed(x.reason);
+            if (res.what == pool_type::outcome::overloaded)
+                ++counters_.pool_overloaded;
+        }
+        close_all(expired);
+
+        switch (res.what) {
+        case pool_type::outcome::shut_down:
+            co_return failed<acquired>(error::shut_down);
+        case pool_type::outcome::overloaded:
+            co_return failed<acquired>(error::pool_overloaded);
+        case pool_type::outcome::idle: {
+            auto c = std::move(*res.conn);
+            if (c->stream.probe_idle_alive())
+                co_return op_result<acquired>{std::error_code{}, {std::move(c), true}};
+            close_leased(std::move(c), close_reason::dead_at_checkout);
+            continue;
+        }
+        case pool_type::outcome::dial:
+            co_return co_await dial_in_slot(key, u, deadline, timer);
+        case pool_type::outcome::wait:
+            break;
+        }
+
+        // Queued: sleep until granted, failed, timed out or canceled.
+        auto until = clock::now() + options_.pool_wait_timeout;
+        auto timeout_error = make_error_code(error::pool_wait_timeout);
+        if (deadline < until) {
+            until = deadline;
+            timeout_error = error::request_timeout;
+        }
+        waiter->timer.expires_at(until);
+        std::error_code wait_ec;
+        co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+
+        bool granted;
+        connection_ptr conn;
+        std::error_code failure;
+        {
+            std::lock_guard lock(mutex_);
+            if (!waiter->granted && !waiter->failure)
+                pool_.cancel_wait(key, waiter);
+            granted = waiter->granted;
+            conn = std::move(waiter->conn);
+            failure = waiter->failure;
+        }
+        const bool canceled = is_canceled(co_await asio::this_coro::cancellation_state);
+        if (granted) {
+            if (canceled) {  // hand the grant back
+                if (conn) {
+                    release(std::move(conn), true);
+                } else {
+                    waiter_ptr next;
+                    {
+                        std::lock_guard lock(mutex_);
+                        next = settle(pool_.dial_failed(key));
+                    }
+                    wake(next);
+                }
+                co_return failed<acquired>(asio::error::operation_aborted);
+            }
+            if (conn) {
+                const bool reused = conn->requests > 0;
+                co_return op_result<acquired>{std::error_code{}, {std::move(conn), reused}};
+            }
+            co_return co_await dial_in_slot(key, u, deadline, timer);
+        }
+        if (failure)
+            co_return failed<acquired>(failure);
+        if (!wait_ec && !canceled)
+            co_return failed<acquired>(timeout_error);
+        co_return failed<acquired>(asio::error::operation_aborted);
+    }
+}
+
+// Dials in a slot the pool reserved; the slot is released on failure.
+inline asio::awaitable<op_result<transport_state::acquired>>
+transport_state::dial_in_slot(const std::string& key, const url& u, clock::time_point deadline, phase_timer& timer)
+{
+    auto c = std::make_shared<connection>(executor_, key);
+    auto ec = co_await dial(*c, u, deadline, timer);
+    if (!ec && is_canceled(co_await asio::this_coro::cancellation_state))
+        ec = asio::error::operation_aborted;
+    waiter_ptr next;
+    {
+        std::lock_guard lock(mutex_);
+        if (!ec && pool_.is_shut_down())
+            ec = error::shut_down;
+        if (ec) {
+            ++counters_.dial_failures;
+            next = settle(pool_.dial_failed(key));
+        } else {
+            pool_.dial_succeeded(key);
+            ++counters_.connections_opened;
+            ++open_now_;
+        }
+    }
+    wake(next);
+    if (ec) {
+        c->stream.close();
+        co_return failed<acquired>(ec);
+    }
+    co_return op_result<acquired>{std::error_code{}, {std::move(c), false}};
+}
+
+inline asio::awaitable<std::error_code> transport_state::dial(connection& c, const url& u, clock::time_point deadline,
+                                                            phase_timer& timer)
+{
+    using asio::ip::tcp;
+    const auto strand = co_await asio::this_coro::executor;
+    std::error_code ec;
+    std::vector<tcp::endpoint> endpoints;
+    const auto address = asio::ip::make_address(u.host(), ec);
+    if (!ec) {
+        endpoints.emplace_back(address, u.port());
+    } else {
+        tcp::resolver resolver(strand);
+        timer.arm(options_.resolve_timeout, error::resolve_timeout, deadline, [&resolver] { resolver.cancel(); });
+        ec = {};
+        auto results = co_await resolver.async_resolve(u.host(), std::to_string(u.port()),
+                                                       asio::redirect_error(asio::use_awaitable, ec));
+        if (auto t = timer.disarm())
+            co_return t;
+        if (ec)
+            co_return ec;
+        for (auto& r : results)
+            endpoints.push_back(r.endpoint());
+        if (endpoints.empty())
+            co_return asio::error::host_not_found;
+    }
+
+    auto& socket = c.stream.socket();
+    timer.arm(options_.connect_timeout, error::connect_timeout, deadline, [&c] { c.stream.close(); });
+    for (auto& ep : endpoints) {
+        std::error_code ignored;
+        socket.close(ignored);
+        if (socket.open(ep.protocol(), ec))
+            continue;
+        co_await socket.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec || timer.expired() || is_canceled(co_await asio::this_coro::cancellation_state))
+            break;
+    }
+    if (auto t = timer.disarm()) {
+        c.stream.close();
+        co_return t;
+    }
+    if (ec) {
+        c.stream.close();
+        co_return ec;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    co_return std::error_code{};
+}
+
+// Writes the request and reads until the final response head is complete.
+inline asio::awaitable<std::error_code> transport_state::exchange(connection& c, const request& req,
+                                                                bool head_request, clock::time_point deadline,
+                                                                phase_timer& timer, attempt_facts& facts)
+{
+    c.parser.reset(head_request, {options_.max_response_header_bytes, options_.max_response_headers});
+    c.clear_buffer();
+    auto abort = [&c] { c.stream.cancel(); };
+
+    std::error_code ec;
+    const std::array<asio::const_buffer, 2> out{asio::buffer(c.head), asio::buffer(req.body)};
+    timer.arm(options_.write_timeout, error::write_timeout, deadline, abort);
+    const auto written = co_await asio::async_write(c.stream, out, asio::redirect_error(asio::use_awaitable, ec));
+    facts.request_bytes_written = written > 0;
+    if (auto t = timer.disarm())
+        co_return t;
+    if (ec)
+        co_return ec;
+
+    timer.arm(options_.response_header_timeout, error::response_header_timeout, deadline, abort);
+    while (!c.parser.headers_done()) {
+        if (c.buffered_size() > 0) {
+            const auto used = c.parser.feed(c.buffered_data(), c.buffered_size(), ec);
+            c.consume(used);
+            if (ec)
+                break;
+            continue;
+        }
+        const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == asio::error::eof) {
+            c.parser.feed_eof(ec);
+            if (!ec && !c.parser.headers_done())
+                ec = error::unexpected_eof;
+            break;
+        }
+        if (ec)
+            break;
+        c.commit(n);
+        facts.response_bytes_received = true;
+    }
+    if (auto t = timer.disarm())
+        co_return t;
+    co_return ec;
+}
+
+// ---------------------------------------------------------------------------------------
+// body_core, which needs transport_state complete.
+
+inline body_core::body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
+                            std::shared_ptr<connection> conn, clock::time_point deadline, bool close_after)
+    : strand_(std::move(strand))
+    , timer_(strand_)
+    , owner_(std::move(owner))
+    , conn_(std::move(conn))
+    , deadline_(deadline)
+    , close_after_(close_after)
+    , done_(false)
+{
+}
+
+inline body_core::~body_core()
+{
+    close();
+}
+
+inline void body_core::end_lease(bool reusable, bool abandoned) noexcept
+{
+    if (!conn_)
+        return;
+    auto c = std::move(conn_);
+    owner_->body_closed(c->key);
+    if (reusable)
+        owner_->release(std::move(c), true);
+    else if (abandoned)
+        owner_->close_leased(std::move(c), close_reason::body_abandoned);
+    else if (failed_)
+        owner_->close_leased(std::move(c), close_reason::error);
+    else
+        owner_->release(std::move(c), false);
+}
+
+inline void body_core::fail(std::error_code ec) noexcept
+{
+    failed_ = ec;
+    piece_ = {};
+    owner_->count_timeout(ec);
+    end_lease(false, false);
+}
+
+inline void body_core::on_message_done()
+{
+    done_ = true;
+    trailers_ = std::move(conn_->parser.trailer_fields());
+    const bool reusable = conn_->parser.keep_alive() && conn_->buffered_size() == 0 && !close_after_;
+    end_lease(reusable, false);
+}
+
+inline bool body_core::advance_buffered(std::error_code& ec)
+{
+    auto& c = *conn_;
+    const auto used = c.parser.feed(c.buffered_data(), c.buffered_size(), ec);
+    c.consume(used);
+    return c.parser.has_body() || c.parser.message_done();
+}
+
+inline asio::awaitable<std::error_code> body_core::fill()
+{
+    std::error_code ec;
+    while (piece_.empty()) {
+        if (!conn_)
+            co_return failed_ ? failed_ : std::error_code(asio::error::eof);
+        auto& c = *conn_;
+        if (c.parser.has_body()) {
+            piece_ = c.parser.take_body();
+            break;
+        }
+        if (c.parser.message_done()) {
+            on_message_done();
+            co_return asio::error::eof;
+        }
+        if (advance_buffered(ec))  // (even a zero-length step may end a message)
+            continue;
+        if (ec) {
+            fail(ec);
+            co_return ec;
+        }
+        // Every buffered byte is parsed: read more.
+        timer_.arm(owner_->options().body_read_timeout, error::body_read_timeout, deadline_,
+                   [&c] { c.stream.cancel(); });
+        const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
+        if (auto t = timer_.disarm())
+            ec = t;
+        else if (is_canceled(co_await asio::this_coro::cancellation_state))
+            ec = asio::error::operation_aborted;
+        if (!conn_)  // closed while reading
+            co_return closed_ ? std::error_code(error::body_closed) : failed_;
+        if (ec == asio::error::eof) {
+            c.parser.feed_eof(ec);
+            if (ec == error::closed_before_response)
+                ec = error::unexpected_eof;
+            if (ec) {
+                fail(ec);
+                co_return ec;
+            }
+            continue;
+        }
+        if (ec) {
+            fail(ec);
+            co_return ec;
+        }
+        c.commit(n);
+    }
+    co_return std::error_code{};
+}
+
+inline asio::awaitable<op_result<std::size_t>> body_core::read_some(asio::mutable_buffer out)
+{
+    co_await asio::this_coro::throw_if_cancelled(false);
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    if (closed_)
+        co_return op_result<std::size_t>{error::body_closed, 0};
+    if (out.size() == 0)
+        co_return op_result<std::size_t>{std::error_code{}, 0};
+    if (auto ec = co_await fill())
+        co_return op_result<std::size_t>{ec, 0};
+    const auto n = std::min(out.size(), piece_.size());
+    std::memcpy(out.data(), piece_.data(), n);
+    piece_.remove_prefix(n);
+    if (piece_.empty() && conn_) {  // report the end together with the last bytes
+        std::error_code ec;
+        if (advance_buffered(ec) && conn_->parser.message_done())
+            on_message_done();
+        else if (ec)
+            fail(ec);
+    }
+    co_return op_result<std::size_t>{std::error_code{}, n};
+}
+
+inline asio::awaitable<op_result<std::string>> body_core::read_all(std::size_t limit)
+{
+    co_await asio::this_coro::throw_if_cancelled(false);
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    std::string out;
+    if (closed_)
+        co_return op_result<std::string>{error::body_closed, std::move(out)};
+    for (;;) {
+        auto ec = co_await fill();
+        if (ec == asio::error::eof)
+            co_return op_result<std::string>{std::error_code{}, std::move(out)};
+        if (ec)
+            co_return op_result<std::string>{ec, std::move(out)};
+        if (piece_.size() > limit - out.size()) {
+            piece_ = {};
+            closed_ = true;
+            end_lease(false, true);
+            co_return op_result<std::string>{error::body_too_large, std::move(out)};
+        }
+        out.append(piece_);
+        piece_ = {};
+    }
+}
+
+inline void body_core::close() noexcept
+{
+    if (done_ || closed_ || !conn_) {
+        closed_ = closed_ || !done_;
+        return;
+    }
+    closed_ = true;
+    piece_ = {};
+    // Keep the connection if the rest of the message is already here.
+    std::error_code ec;
+    auto& c = *conn_;
+    for (;;) {
+        if (c.parser.has_body()) {
+            c.parser.take_body();
+            continue;
+        }
+        if (c.parser.message_done()) {
+            trailers_ = std::move(c.parser.trailer_fields());
+            end_lease(c.parser.keep_alive() && c.buffered_size() == 0 && !close_after_, false);
+            return;
+        }
+        if (!advance_buffered(ec) || ec)
+            break;
+    }
+    end_lease(false, true);
+}
+
+} // namespace leash::detail

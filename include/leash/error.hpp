@@ -1,0 +1,193 @@
+// leash/error.hpp - the error codes leash reports.
+//
+// Every failure kind has its own code in leash::error, reported through std::error_code
+// (category "leash"). Errors from the operating system (connection refused, reset, ...) are
+// passed through in their own categories. Cancellation by the caller is reported as
+// asio::error::operation_aborted, as everywhere in Asio.
+//
+// leash::condition::timeout matches every timeout code:  if (ec == leash::condition::timeout)
+#pragma once
+
+#include <string>
+#include <system_error>
+
+namespace leash {
+
+enum class error {
+    // Invalid input, detected before any I/O.
+    invalid_url = 1,          // the URL does not parse, or has no host
+    unsupported_scheme,       // a scheme other than http (https once TLS is configured)
+    invalid_method,           // empty, or not an RFC 9110 token
+    invalid_header_name,      // empty, or not an RFC 9110 token
+    invalid_header_value,     // contains CR, LF, NUL or another control character
+    tls_not_available,        // https requested but this transport cannot do TLS
+
+    // The pool.
+    pool_overloaded,          // max_pending_per_host waiters already queued for the host
+    pool_wait_timeout,        // no connection became available within pool_wait_timeout
+    shut_down,                // the transport was shut down
+
+    // Timeouts, one per phase.
+    resolve_timeout,          // name resolution exceeded resolve_timeout
+    connect_timeout,          // TCP connect exceeded connect_timeout
+    tls_handshake_timeout,    // TLS handshake exceeded tls_handshake_timeout
+    write_timeout,            // writing the request exceeded write_timeout
+    response_header_timeout,  // response headers did not complete within response_header_timeout
+    body_read_timeout,        // no body byte arrived within body_read_timeout
+    request_timeout,          // the whole request exceeded its total deadline
+
+    // The peer and the protocol.
+    closed_before_response,   // the server closed the connection before any response byte
+    unexpected_eof,           // the connection ended inside the response head or body
+    malformed_response,       // the response violates HTTP/1.1 syntax
+    invalid_content_length,   // bad or conflicting Content-Length
+    invalid_transfer_encoding,// bad Transfer-Encoding, or Transfer-Encoding with Content-Length
+    invalid_chunk,            // bad chunk size or chunk framing
+    headers_too_large,        // the response head exceeded max_response_header_bytes
+    too_many_headers,         // the response head exceeded max_response_headers
+    upgrade_not_supported,    // 101 Switching Protocols
+
+    // The body handle.
+    body_too_large,           // read_all: the body exceeded the given limit
+    body_closed,              // read on a body that was closed or moved from
+};
+
+// Groups of codes, for comparisons such as ec == leash::condition::timeout.
+enum class condition {
+    timeout = 1,      // any of the *_timeout codes
+    invalid_request,  // any input error detected before I/O
+};
+
+// The enumerator's name, e.g. "connect_timeout" (stable: tools print it).
+inline const char* error_name(error e) noexcept
+{
+    switch (e) {
+    case error::invalid_url: return "invalid_url";
+    case error::unsupported_scheme: return "unsupported_scheme";
+    case error::invalid_method: return "invalid_method";
+    case error::invalid_header_name: return "invalid_header_name";
+    case error::invalid_header_value: return "invalid_header_value";
+    case error::tls_not_available: return "tls_not_available";
+    case error::pool_overloaded: return "pool_overloaded";
+    case error::pool_wait_timeout: return "pool_wait_timeout";
+    case error::shut_down: return "shut_down";
+    case error::resolve_timeout: return "resolve_timeout";
+    case error::connect_timeout: return "connect_timeout";
+    case error::tls_handshake_timeout: return "tls_handshake_timeout";
+    case error::write_timeout: return "write_timeout";
+    case error::response_header_timeout: return "response_header_timeout";
+    case error::body_read_timeout: return "body_read_timeout";
+    case error::request_timeout: return "request_timeout";
+    case error::closed_before_response: return "closed_before_response";
+    case error::unexpected_eof: return "unexpected_eof";
+    case error::malformed_response: return "malformed_response";
+    case error::invalid_content_length: return "invalid_content_length";
+    case error::invalid_transfer_encoding: return "invalid_transfer_encoding";
+    case error::invalid_chunk: return "invalid_chunk";
+    case error::headers_too_large: return "headers_too_large";
+    case error::too_many_headers: return "too_many_headers";
+    case error::upgrade_not_supported: return "upgrade_not_supported";
+    case error::body_too_large: return "body_too_large";
+    case error::body_closed: return "body_closed";
+    }
+    return "unknown";
+}
+
+namespace detail {
+
+inline const char* error_message(error e) noexcept
+{
+    switch (e) {
+    case error::invalid_url: return "invalid URL";
+    case error::unsupported_scheme: return "unsupported URL scheme";
+    case error::invalid_method: return "invalid request method";
+    case error::invalid_header_name: return "invalid header name";
+    case error::invalid_header_value: return "invalid header value (CR, LF, NUL or control character)";
+    case error::tls_not_available: return "https is not available on this transport";
+    case error::pool_overloaded: return "too many requests waiting for a connection to this host";
+    case error::pool_wait_timeout: return "timed out waiting for a pooled connection";
+    case error::shut_down: return "the transport was shut down";
+    case error::resolve_timeout: return "name resolution timed out";
+    case error::connect_timeout: return "connect timed out";
+    case error::tls_handshake_timeout: return "TLS handshake timed out";
+    case error::write_timeout: return "writing the request timed out";
+    case error::response_header_timeout: return "timed out waiting for response headers";
+    case error::body_read_timeout: return "timed out waiting for response body bytes";
+    case error::request_timeout: return "the request exceeded its total deadline";
+    case error::closed_before_response: return "the server closed the connection before responding";
+    case error::unexpected_eof: return "the connection ended in the middle of the response";
+    case error::malformed_response: return "malformed HTTP response";
+    case error::invalid_content_length: return "invalid or conflicting Content-Length in response";
+    case error::invalid_transfer_encoding: return "invalid Transfer-Encoding in response";
+    case error::invalid_chunk: return "invalid chunked encoding in response";
+    case error::headers_too_large: return "response headers exceed the size limit";
+    case error::too_many_headers: return "response has too many header fields";
+    case error::upgrade_not_supported: return "protocol upgrade responses are not supported";
+    case error::body_too_large: return "response body exceeds the limit";
+    case error::body_closed: return "read on a closed response body";
+    }
+    return "unknown leash error";
+}
+
+class error_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "leash"; }
+    std::string message(int ev) const override { return error_message(static_cast<error>(ev)); }
+};
+
+class condition_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "leash.condition"; }
+    std::string message(int ev) const override
+    {
+        return static_cast<condition>(ev) == condition::timeout ? "timeout" : "invalid request";
+    }
+    bool equivalent(const std::error_code& code, int cond) const noexcept override;
+};
+
+} // namespace detail
+
+inline const std::error_category& error_category() noexcept
+{
+    static const detail::error_category_impl instance;
+    return instance;
+}
+
+inline const std::error_category& condition_category() noexcept
+{
+    static const detail::condition_category_impl instance;
+    return instance;
+}
+
+inline std::error_code make_error_code(error e) noexcept
+{
+    return {static_cast<int>(e), error_category()};
+}
+
+inline std::error_condition make_error_condition(condition c) noexcept
+{
+    return {static_cast<int>(c), condition_category()};
+}
+
+inline bool detail::condition_category_impl::equivalent(const std::error_code& code,
+                                                        int cond) const noexcept
+{
+    if (code.category() != leash::error_category())
+        return false;
+    const auto e = static_cast<error>(code.value());
+    switch (static_cast<condition>(cond)) {
+    case condition::timeout:
+        return (e >= error::resolve_timeout && e <= error::request_timeout)
+            || e == error::pool_wait_timeout;
+    case condition::invalid_request:
+        return e >= error::invalid_url && e <= error::tls_not_available;
+    }
+    return false;
+}
+
+} // namespace leash
+
+template <>
+struct std::is_error_code_enum<leash::error> : std::true_type {};
+template <>
+struct std::is_error_condition_enum<leash::condition> : std::true_type {};

@@ -1,0 +1,196 @@
+// leash/headers.hpp - an ordered, case-insensitive, multi-valued list of header fields.
+//
+// Names are compared case-insensitively and keep the spelling they were added with. A name may
+// appear several times (add) or be replaced (set). Every name is checked to be an RFC 9110
+// token and every value to be free of CR, LF, NUL and other control characters (HTAB is
+// allowed); invalid input is refused with error::invalid_header_name / invalid_header_value,
+// so a request built from headers cannot smuggle a header or split a message.
+// Leading and trailing spaces and tabs of values are removed.
+// A headers object is a plain value; concurrent reads are safe, writes need external sync.
+#pragma once
+
+#include <leash/error.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace leash {
+
+namespace detail {
+
+inline bool is_token_char(unsigned char c) noexcept
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
+inline bool is_token(std::string_view s) noexcept
+{
+    return !s.empty()
+        && std::all_of(s.begin(), s.end(), [](char c) { return is_token_char(static_cast<unsigned char>(c)); });
+}
+
+// Field values: VCHAR, obs-text, SP and HTAB. Everything else (CR, LF, NUL, DEL, other
+// controls) is refused.
+inline bool is_field_value(std::string_view s) noexcept
+{
+    return std::all_of(s.begin(), s.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return c == '\t' || (c >= 0x20 && c != 0x7f);
+    });
+}
+
+inline std::string_view trim_ows(std::string_view s) noexcept
+{
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept
+{
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        auto x = static_cast<unsigned char>(a[i]);
+        auto y = static_cast<unsigned char>(b[i]);
+        if (x != y && std::tolower(x) != std::tolower(y))
+            return false;
+    }
+    return true;
+}
+
+} // namespace detail
+
+struct header_field {
+    std::string name;
+    std::string value;
+};
+
+class headers {
+public:
+    using const_iterator = std::vector<header_field>::const_iterator;
+
+    headers() = default;
+    // Throws std::system_error if a field is invalid.
+    headers(std::initializer_list<std::pair<std::string_view, std::string_view>> fields)
+    {
+        for (auto& [n, v] : fields)
+            add(n, v);
+    }
+
+    // Appends a field. On invalid input sets ec and leaves the list unchanged.
+    void add(std::string_view name, std::string_view value, std::error_code& ec)
+    {
+        if (!check(name, value, ec))
+            return;
+        fields_.push_back({std::string(name), std::string(detail::trim_ows(value))});
+    }
+    void add(std::string_view name, std::string_view value) { throwing(&headers::add, name, value); }
+
+    // Replaces every field of that name with one field. Validation as for add.
+    void set(std::string_view name, std::string_view value, std::error_code& ec)
+    {
+        if (!check(name, value, ec))
+            return;
+        erase(name);
+        fields_.push_back({std::string(name), std::string(detail::trim_ows(value))});
+    }
+    void set(std::string_view name, std::string_view value) { throwing(&headers::set, name, value); }
+
+    // Removes every field of that name; returns how many were removed.
+    std::size_t erase(std::string_view name)
+    {
+        const auto before = fields_.size();
+        std::erase_if(fields_, [&](const header_field& f) { return detail::iequals(f.name, name); });
+        return before - fields_.size();
+    }
+
+    // The first value of that name, if any.
+    std::optional<std::string_view> get(std::string_view name) const noexcept
+    {
+        for (auto& f : fields_)
+            if (detail::iequals(f.name, name))
+                return std::string_view(f.value);
+        return std::nullopt;
+    }
+    // Every value of that name, in order.
+    std::vector<std::string_view> get_all(std::string_view name) const
+    {
+        std::vector<std::string_view> out;
+        for (auto& f : fields_)
+            if (detail::iequals(f.name, name))
+                out.emplace_back(f.value);
+        return out;
+    }
+    bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
+
+    // True if a comma-separated list field of that name contains token (case-insensitive),
+    // e.g. has_token("Connection", "close").
+    bool has_token(std::string_view name, std::string_view token) const noexcept
+    {
+        for (auto& f : fields_) {
+            if (!detail::iequals(f.name, name))
+                continue;
+            std::string_view rest = f.value;
+            while (!rest.empty()) {
+                const auto comma = rest.find(',');
+                if (detail::iequals(detail::trim_ows(rest.substr(0, comma)), token))
+                    return true;
+                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            }
+        }
+        return false;
+    }
+
+    std::size_t size() const noexcept { return fields_.size(); }
+    bool empty() const noexcept { return fields_.empty(); }
+    void clear() noexcept { fields_.clear(); }
+    const_iterator begin() const noexcept { return fields_.begin(); }
+    const_iterator end() const noexcept { return fields_.end(); }
+
+    // For the response parser, which has validated the bytes already.
+    void append_unchecked(std::string name, std::string value)
+    {
+        fields_.push_back({std::move(name), std::move(value)});
+    }
+
+private:
+    static bool check(std::string_view name, std::string_view value, std::error_code& ec)
+    {
+        if (!detail::is_token(name))
+            ec = error::invalid_header_name;
+        else if (!detail::is_field_value(value))
+            ec = error::invalid_header_value;
+        else
+            ec = {};
+        return !ec;
+    }
+
+    using checked_op = void (headers::*)(std::string_view, std::string_view, std::error_code&);
+    void throwing(checked_op op, std::string_view name, std::string_view value)
+    {
+        std::error_code ec;
+        (this->*op)(name, value, ec);
+        if (ec)
+            throw std::system_error(ec, std::string(name));
+    }
+
+    std::vector<header_field> fields_;
+};
+
+} // namespace leash

@@ -1,0 +1,12 @@
+// leash/leash.hpp - everything: transport, request, response, body, headers, url, errors.
+#pragma once
+
+#include <leash/body.hpp>
+#include <leash/error.hpp>
+#include <leash/headers.hpp>
+#include <leash/request.hpp>
+#include <leash/response.hpp>
+#include <leash/stats.hpp>
+#include <leash/transport.hpp>
+#include <leash/transport_options.hpp>
+#include <leash/url.hpp>

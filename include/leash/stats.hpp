@@ -1,0 +1,72 @@
+// leash/stats.hpp - a snapshot of a transport's pool gauges and counters.
+//
+// transport::stats() returns a consistent copy taken under the pool's lock; it does not
+// change afterwards. Gauges describe the present; counters only grow.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace leash {
+
+struct pool_gauges {
+    std::size_t open = 0;        // established connections: idle + leased
+    std::size_t idle = 0;        // in the pool, ready for reuse
+    std::size_t leased = 0;      // carrying a request or owned by a response body
+    std::size_t dialing = 0;     // being resolved / connected
+    std::size_t waiters = 0;     // requests queued for a connection
+    std::size_t live_bodies = 0; // response bodies still holding a connection
+
+    bool all_zero() const noexcept
+    {
+        return open == 0 && idle == 0 && leased == 0 && dialing == 0 && waiters == 0
+            && live_bodies == 0;
+    }
+};
+
+// Why connections were closed.
+struct close_counters {
+    std::uint64_t idle_timeout = 0;      // idle longer than idle_conn_timeout (or the server's hint)
+    std::uint64_t idle_limit = 0;        // over max_idle_conns_per_host or max_idle_conns
+    std::uint64_t dead_at_checkout = 0;  // found closed or readable by the checkout probe
+    std::uint64_t not_reusable = 0;      // Connection: close, HTTP/1.0, close-delimited body
+    std::uint64_t body_abandoned = 0;    // a body was closed or destroyed before its end
+    std::uint64_t error = 0;             // an I/O, protocol or timeout error, or cancellation
+    std::uint64_t shutdown = 0;          // closed by transport::shutdown()
+
+    std::uint64_t total() const noexcept
+    {
+        return idle_timeout + idle_limit + dead_at_checkout + not_reusable + body_abandoned + error
+            + shutdown;
+    }
+};
+
+// Timeouts that fired, by phase.
+struct timeout_counters {
+    std::uint64_t pool_wait = 0;
+    std::uint64_t resolve = 0;
+    std::uint64_t connect = 0;
+    std::uint64_t tls_handshake = 0;
+    std::uint64_t write = 0;
+    std::uint64_t response_header = 0;
+    std::uint64_t body_read = 0;
+    std::uint64_t request = 0;
+};
+
+struct transport_stats {
+    pool_gauges total;
+    std::map<std::string, pool_gauges> hosts;  // keyed by "scheme://host:port"
+
+    std::uint64_t requests = 0;            // requests that obtained a connection (each attempt)
+    std::uint64_t connections_opened = 0;  // successful dials
+    std::uint64_t dial_failures = 0;
+    std::uint64_t reused = 0;              // attempts served on a previously used connection
+    std::uint64_t retries = 0;             // transparent retries after a stale connection
+    std::uint64_t pool_overloaded = 0;     // requests refused because the waiter queue was full
+    close_counters closed;
+    timeout_counters timeouts;
+};
+
+} // namespace leash

@@ -1,0 +1,76 @@
+// leash/transport.hpp - sends requests over a bounded pool of keep-alive connections.
+//
+// A transport owns its options and a per-host pool (see transport_options for every bound and
+// timeout). async_send(request, token) completes with (std::error_code, response) once the
+// final response head has arrived; the response's body then owns the connection (see
+// leash/body.hpp). Any Asio completion token works; per-operation cancellation is honoured
+// while waiting for the pool, resolving, connecting, writing and waiting for the head, and
+// ends the request promptly with asio::error::operation_aborted (its connection is closed).
+//
+// A request that fails on a reused connection before any response byte arrived is sent again
+// transparently when that is safe (leash/request.hpp, `replayable`).
+//
+// Thread safety: every member function may be called from any thread concurrently. Each
+// request runs on its own strand of the executor.
+//
+// Lifetime: shutdown() (called by the destructor) closes idle connections, fails queued
+// requests with error::shut_down and refuses new ones. Requests in flight and live bodies keep
+// the machinery alive until they end; their connections are closed, not pooled. While idle
+// connections exist the transport keeps one timer pending on the executor (to close them on
+// time); after shutdown() and once every response is gone, leash has no work left on it.
+#pragma once
+
+#include <leash/detail/spawn.hpp>
+#include <leash/detail/transport_state.hpp>
+#include <leash/request.hpp>
+#include <leash/response.hpp>
+#include <leash/stats.hpp>
+#include <leash/transport_options.hpp>
+
+#include <asio.hpp>
+
+#include <memory>
+
+namespace leash {
+
+class transport {
+public:
+    using executor_type = asio::any_io_executor;
+
+    explicit transport(executor_type ex, transport_options options = {})
+        : state_(std::make_shared<detail::transport_state>(std::move(ex), std::move(options)))
+    {
+    }
+    template <class ExecutionContext>
+        requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
+    explicit transport(ExecutionContext& ctx, transport_options options = {})
+        : transport(ctx.get_executor(), std::move(options))
+    {
+    }
+
+    transport(const transport&) = delete;
+    transport& operator=(const transport&) = delete;
+    ~transport() { shutdown(); }
+
+    executor_type get_executor() const noexcept { return state_->executor(); }
+    const transport_options& options() const noexcept { return state_->options(); }
+
+    // Sends `req`; completes with (std::error_code, response).
+    template <class Token = asio::default_completion_token_t<executor_type>>
+    auto async_send(request req, Token&& token = {})
+    {
+        auto strand = asio::make_strand(state_->executor());
+        return detail::spawn_operation<response>(strand, state_->send(std::move(req)), std::forward<Token>(token));
+    }
+
+    // Closes idle connections, fails waiters, refuses new requests. Idempotent.
+    void shutdown() { state_->shutdown(); }
+
+    // A consistent snapshot of the pool's gauges and counters.
+    transport_stats stats() const { return state_->stats(); }
+
+private:
+    std::shared_ptr<detail::transport_state> state_;
+};
+
+} // namespace leash

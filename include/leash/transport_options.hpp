@@ -1,0 +1,55 @@
+// leash/transport_options.hpp - the knobs of a transport: pool bounds, timeouts, limits.
+//
+// Every default is finite: no phase of a request can wait forever unless a timeout is set to
+// zero explicitly where that is documented as "off". Options are fixed when the transport
+// is constructed.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace leash {
+
+struct transport_options {
+    // --- The pool, per host = (scheme, host, port) ---
+    // Hard bound on open + dialing connections to one host; further requests wait, FIFO.
+    std::size_t max_conns_per_host = 64;
+    // Bound on requests waiting for a connection to one host; beyond it a request fails at
+    // once with error::pool_overloaded.
+    std::size_t max_pending_per_host = 1024;
+    // Idle connections kept per host; a connection returning to a full host is closed.
+    std::size_t max_idle_conns_per_host = 16;
+    // Idle connections kept over all hosts; beyond it the least recently used one is closed.
+    std::size_t max_idle_conns = 128;
+    // An idle connection is closed after this long. A server's "Keep-Alive: timeout=N" hint
+    // shortens it for that connection to N seconds minus keep_alive_hint_margin.
+    std::chrono::milliseconds idle_conn_timeout = std::chrono::seconds(90);
+    std::chrono::milliseconds keep_alive_hint_margin = std::chrono::seconds(1);
+
+    // --- Timeouts, one per phase; each fails with its own error code ---
+    std::chrono::milliseconds pool_wait_timeout = std::chrono::seconds(30);
+    std::chrono::milliseconds resolve_timeout = std::chrono::seconds(10);
+    std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
+    std::chrono::milliseconds tls_handshake_timeout = std::chrono::seconds(10);
+    std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
+    // From the end of the request write until the final response head is complete.
+    // Non-streaming LLM calls answer only when generation ends, hence the generous default.
+    std::chrono::milliseconds response_header_timeout = std::chrono::seconds(300);
+    // Longest silence between two body reads that make progress (the guard for streams).
+    std::chrono::milliseconds body_read_timeout = std::chrono::seconds(120);
+    // Total deadline for a request including its body; zero = off (the default).
+    std::chrono::milliseconds request_timeout{0};
+
+    // --- Limits ---
+    std::size_t max_response_header_bytes = 64 * 1024;
+    std::size_t max_response_headers = 128;
+    // Transparent retries of a replayable request after a reused connection failed before
+    // any response byte arrived. Each retry needs a fresh attempt; the last one is final.
+    std::size_t max_stale_retries = 2;
+
+    // Sent when the request has no User-Agent; empty = none.
+    std::string user_agent = "leash/0.1";
+};
+
+} // namespace leash
