@@ -1,0 +1,221 @@
+#include <leash/detail/response_parser.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using leash::detail::parser_limits;
+using leash::detail::response_parser;
+namespace error = leash;
+
+namespace {
+
+struct parsed {
+    std::error_code ec;
+    std::string body;
+    std::size_t leftover = 0;
+};
+
+// Feeds `input` in pieces of at most `step` bytes, collecting body bytes, until the message
+// ends, an error occurs, or the input runs out (then reports end of stream if `eof`).
+parsed parse(response_parser& p, std::string_view input, std::size_t step = 1 << 20, bool eof = true)
+{
+    parsed out;
+    std::size_t offset = 0;
+    while (!p.message_done()) {
+        if (p.has_body()) {
+            out.body += p.take_body();
+            continue;
+        }
+        const auto n = std::min(step, input.size() - offset);
+        const auto used = p.feed(input.data() + offset, n, out.ec);
+        if (out.ec)
+            return out;
+        offset += used;
+        if (used == 0 && n == 0 && !p.has_body() && !p.message_done()) {
+            if (eof)
+                p.feed_eof(out.ec);
+            break;
+        }
+    }
+    out.leftover = input.size() - offset;
+    return out;
+}
+
+parsed parse(std::string_view input, bool head = false, std::size_t step = 1 << 20)
+{
+    response_parser p;
+    p.reset(head, {});
+    return parse(p, input, step);
+}
+
+} // namespace
+
+TEST_CASE("parser: Content-Length body, message ends with its last byte")
+{
+    response_parser p;
+    p.reset(false, {});
+    auto r = parse(p, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello");
+    CHECK_FALSE(r.ec);
+    CHECK(r.body == "hello");
+    CHECK(p.status() == 200);
+    CHECK(p.reason() == "OK");
+    CHECK(p.head_fields().get("x-a") == "b");
+    CHECK(p.content_length() == 5);
+    CHECK(p.keep_alive());
+    CHECK(r.leftover == 0);
+}
+
+TEST_CASE("parser: body bytes arrive incrementally, byte by byte")
+{
+    response_parser p;
+    p.reset(false, {});
+    auto r = parse(p, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 1);
+    CHECK_FALSE(r.ec);
+    CHECK(r.body == "abcde");
+    CHECK(p.message_done());
+}
+
+TEST_CASE("parser: chunked body with extensions and trailers")
+{
+    response_parser p;
+    p.reset(false, {});
+    auto r = parse(p, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-T: v\r\n\r\n");
+    CHECK_FALSE(r.ec);
+    CHECK(r.body == "hello");
+    CHECK(p.trailer_fields().get("X-T") == "v");
+    CHECK(p.keep_alive());
+}
+
+TEST_CASE("parser: close-delimited body ends at end of stream and is not reusable")
+{
+    response_parser p;
+    p.reset(false, {});
+    auto r = parse(p, "HTTP/1.1 200 OK\r\n\r\nall of it");
+    CHECK_FALSE(r.ec);
+    CHECK(r.body == "all of it");
+    CHECK(p.message_done());
+    CHECK(p.close_delimited());
+    CHECK_FALSE(p.keep_alive());
+}
+
+TEST_CASE("parser: HEAD response has no body despite Content-Length")
+{
+    response_parser p;
+    p.reset(true, {});
+    auto r = parse(p, "HTTP/1.1 200 OK\r\nContent-Length: 123\r\n\r\n");
+    CHECK_FALSE(r.ec);
+    CHECK(p.message_done());
+    CHECK(r.body.empty());
+    CHECK(p.content_length() == 123);
+    CHECK(p.keep_alive());
+}
+
+TEST_CASE("parser: 204 and 304 have no body, even with Transfer-Encoding")
+{
+    for (const char* head : {"HTTP/1.1 204 No Content\r\n\r\n", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
+        response_parser p;
+        p.reset(false, {});
+        auto r = parse(p, head);
+        CHECK_FALSE(r.ec);
+        CHECK(p.message_done());
+        CHECK(r.body.empty());
+    }
+}
+
+TEST_CASE("parser: interim 100 and 103 responses are skipped")
+{
+    response_parser p;
+    p.reset(false, {});
+    auto r = parse(p, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
+                      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    CHECK_FALSE(r.ec);
+    CHECK(p.status() == 200);
+    CHECK(r.body == "ok");
+    CHECK_FALSE(p.head_fields().contains("Link"));
+}
+
+TEST_CASE("parser: HTTP/1.0 is not kept alive unless it asks")
+{
+    response_parser p;
+    p.reset(false, {});
+    parse(p, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    CHECK(p.version_minor() == 0);
+    CHECK_FALSE(p.keep_alive());
+    p.reset(false, {});
+    parse(p, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok");
+    CHECK(p.keep_alive());
+}
+
+TEST_CASE("parser: Connection: close makes the connection not reusable")
+{
+    response_parser p;
+    p.reset(false, {});
+    parse(p, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+    CHECK(p.message_done());
+    CHECK_FALSE(p.keep_alive());
+}
+
+TEST_CASE("parser: stops at the end of the message, leaving later bytes unparsed")
+{
+    auto r = parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n");
+    CHECK_FALSE(r.ec);
+    CHECK(r.leftover == 17);
+}
+
+TEST_CASE("parser: conflicting or duplicate Content-Length is an error")
+{
+    CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok").ec == error::error::invalid_content_length);
+    CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc").ec == error::error::invalid_content_length);
+    CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").ec
+          == error::error::invalid_content_length);
+}
+
+TEST_CASE("parser: bad chunk size is an error")
+{
+    CHECK(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").ec == error::error::invalid_chunk);
+}
+
+TEST_CASE("parser: malformed status line is an error")
+{
+    CHECK(parse("HTTP/1.1 20X OK\r\n\r\n").ec == error::error::malformed_response);
+    CHECK(parse("garbage\r\n\r\n").ec == error::error::malformed_response);
+}
+
+TEST_CASE("parser: truncated head or body is unexpected_eof; nothing at all is closed_before_response")
+{
+    CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe").ec == error::error::unexpected_eof);
+    CHECK(parse("HTTP/1.1 200 OK\r\nContent-").ec == error::error::unexpected_eof);
+    CHECK(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel").ec == error::error::unexpected_eof);
+    CHECK(parse("").ec == error::error::closed_before_response);
+}
+
+TEST_CASE("parser: the head size and field count are bounded")
+{
+    response_parser p;
+    p.reset(false, parser_limits{64, 128});
+    auto r = parse(p, "HTTP/1.1 200 OK\r\nX-Long: " + std::string(100, 'a') + "\r\n\r\n");
+    CHECK(r.ec == error::error::headers_too_large);
+
+    p.reset(false, parser_limits{1 << 16, 3});
+    r = parse(p, "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n");
+    CHECK(r.ec == error::error::too_many_headers);
+}
+
+TEST_CASE("parser: 101 Switching Protocols is refused")
+{
+    CHECK(parse("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n").ec
+          == error::error::upgrade_not_supported);
+}
+
+TEST_CASE("parser: reset prepares for the next response on the same connection")
+{
+    response_parser p;
+    p.reset(false, {});
+    parse(p, "HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\nx");
+    p.reset(false, {});
+    auto r = parse(p, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    CHECK(p.status() == 200);
+    CHECK(r.body == "ok");
+    CHECK(p.head_fields().size() == 1);
+}

@@ -1,0 +1,130 @@
+// Test harness for transport tests: a test_server, an io_context driven by the test thread,
+// a transport, helpers to run a coroutine under a timeout, and the leak check every
+// transport test ends with.
+#pragma once
+
+#include <leash/leash.hpp>
+#include <support/test_server.hpp>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <string>
+#include <tuple>
+
+namespace leash::test {
+
+using namespace std::chrono_literals;
+
+inline constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// The longest any single scenario may take before the test fails instead of hanging.
+inline constexpr std::chrono::seconds scenario_timeout{15};
+
+// Runs `op` on `ioc` until it completes; fails if that takes longer than `timeout`.
+template <class T>
+T run(asio::io_context& ioc, asio::awaitable<T> op, std::chrono::steady_clock::duration timeout = scenario_timeout)
+{
+    std::optional<T> result;
+    std::exception_ptr failure;
+    bool finished = false;
+    ioc.restart();
+    asio::co_spawn(ioc, std::move(op), [&](std::exception_ptr e, T value) {
+        failure = e;
+        if (!e)
+            result.emplace(std::move(value));
+        finished = true;
+        ioc.stop();
+    });
+    ioc.run_for(timeout);
+    if (!finished)
+        FAIL("scenario did not finish within its timeout");
+    if (failure)
+        std::rethrow_exception(failure);
+    return std::move(*result);
+}
+
+inline void run(asio::io_context& ioc, asio::awaitable<void> op,
+                std::chrono::steady_clock::duration timeout = scenario_timeout)
+{
+    run(ioc, [](asio::awaitable<void> inner) -> asio::awaitable<int> {
+        co_await std::move(inner);
+        co_return 0;
+    }(std::move(op)), timeout);
+}
+
+struct fetched {
+    std::error_code ec;
+    int status = 0;
+    std::string body;
+};
+
+// Sends `req` and reads its body to the end.
+inline asio::awaitable<fetched> fetch(leash::transport& t, leash::request req)
+{
+    auto [ec, res] = co_await t.async_send(std::move(req), as_tuple);
+    if (ec)
+        co_return fetched{ec, 0, {}};
+    auto [read_ec, text] = co_await res.body.async_read_all(1 << 24, as_tuple);
+    co_return fetched{read_ec, res.status, std::move(text)};
+}
+
+inline asio::awaitable<fetched> fetch(leash::transport& t, std::string url)
+{
+    return fetch(t, leash::request::get(std::move(url)));
+}
+
+// Waits on the io_context for `d` (lets timers elapse without blocking the thread).
+inline asio::awaitable<void> pause(std::chrono::steady_clock::duration d)
+{
+    asio::steady_timer timer(co_await asio::this_coro::executor, d);
+    co_await timer.async_wait(as_tuple);
+}
+
+class harness {
+public:
+    explicit harness(test_server::handler h = {}, leash::transport_options options = {})
+        : server(std::move(h))
+        , fds_at_start(open_fd_count())
+        , transport(ioc, std::move(options))
+    {
+    }
+
+    template <class T>
+    T run(asio::awaitable<T> op, std::chrono::steady_clock::duration timeout = scenario_timeout)
+    {
+        return test::run(ioc, std::move(op), timeout);
+    }
+    void run(asio::awaitable<void> op, std::chrono::steady_clock::duration timeout = scenario_timeout)
+    {
+        test::run(ioc, std::move(op), timeout);
+    }
+
+    std::string url(std::string_view path = "/") const { return server.url(path); }
+
+    // The end of every transport test: after shutdown (and with every response gone) the
+    // io_context runs out of work, every gauge is zero, the server sees every connection
+    // closed, and the process holds no extra file descriptor.
+    void require_clean_end()
+    {
+        transport.shutdown();
+        ioc.restart();
+        ioc.run_for(std::chrono::seconds(5));
+        REQUIRE(ioc.stopped());
+        const auto s = transport.stats();
+        CHECK(s.total.all_zero());
+        CHECK(s.hosts.empty());
+        CHECK(server.wait_for_open_connections(0, 5s));
+        CHECK(open_fd_count() == fds_at_start);
+    }
+
+    test_server server;
+    const std::size_t fds_at_start;
+    asio::io_context ioc;
+    leash::transport transport;
+};
+
+} // namespace leash::test
