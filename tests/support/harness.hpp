@@ -77,6 +77,15 @@ inline asio::awaitable<fetched> fetch(leash::transport& t, std::string url)
     return fetch(t, leash::request::get(std::move(url)));
 }
 
+// fetch, requiring success. (Keep co_await out of assertion macros: their expansion can
+// evaluate the operand in ways coroutines do not survive.)
+inline asio::awaitable<fetched> fetch_ok(leash::transport& t, std::string url)
+{
+    auto r = co_await fetch(t, std::move(url));
+    REQUIRE_FALSE(r.ec);
+    co_return r;
+}
+
 // Waits on the io_context for `d` (lets timers elapse without blocking the thread).
 inline asio::awaitable<void> pause(std::chrono::steady_clock::duration d)
 {
@@ -84,11 +93,20 @@ inline asio::awaitable<void> pause(std::chrono::steady_clock::duration d)
     co_await timer.async_wait(as_tuple);
 }
 
+// The io_context creates its reactor (a few descriptors) on first use: create it before
+// counting, so the count only changes if something leaks.
+inline std::size_t warm_up_and_count_fds(asio::io_context& ioc)
+{
+    asio::ip::tcp::socket socket(ioc);
+    asio::steady_timer timer(ioc);
+    return open_fd_count();
+}
+
 class harness {
 public:
     explicit harness(test_server::handler h = {}, leash::transport_options options = {})
         : server(std::move(h))
-        , fds_at_start(open_fd_count())
+        , fds_at_start(warm_up_and_count_fds(ioc))
         , transport(ioc, std::move(options))
     {
     }
@@ -122,9 +140,36 @@ public:
     }
 
     test_server server;
-    const std::size_t fds_at_start;
     asio::io_context ioc;
+    const std::size_t fds_at_start;
     leash::transport transport;
 };
+
+} // namespace leash::test
+
+namespace leash::test {
+
+// Lets the io_context run until `condition` holds (checked every millisecond), at most
+// `timeout`. Returns whether it held. For conditions only observable from outside leash
+// (the server's view of its connections, a gauge reaching a value).
+template <class Condition>
+asio::awaitable<bool> eventually(Condition condition, std::chrono::steady_clock::duration timeout = 5s)
+{
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() >= until)
+            co_return false;
+        co_await pause(1ms);
+    }
+    co_return true;
+}
+
+// eventually(), failing the test if the condition does not hold in time.
+template <class Condition>
+asio::awaitable<void> wait_until(Condition condition, std::chrono::steady_clock::duration timeout = 5s)
+{
+    const bool held = co_await eventually(std::move(condition), timeout);
+    REQUIRE(held);
+}
 
 } // namespace leash::test

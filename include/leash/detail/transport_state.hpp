@@ -535,7 +535,8 @@ inline asio::awaitable<std::error_code> transport_state::dial(connection& c, con
     for (auto& ep : endpoints) {
         std::error_code ignored;
         socket.close(ignored);
-        if (socket.open(ep.protocol(), ec))
+        socket.open(ep.protocol(), ec);
+        if (ec)
             continue;
         co_await socket.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
         if (!ec || timer.expired() || is_canceled(co_await asio::this_coro::cancellation_state))
