@@ -1,1 +1,214 @@
-#include <catch2/catch.hpp>
+// Body handles: the lease ends exactly once, the right way, however the body is left.
+#include <support/harness.hpp>
+
+#include <thread>
+
+using namespace leash::test;
+
+namespace {
+
+reply big_body(const received_request&)
+{
+    return reply::ok(std::string(4 << 20, 'x'));
+}
+
+// Headers and a little body, then the server keeps the connection open and silent.
+reply stalled_body(const received_request&)
+{
+    return reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc").then_hold();
+}
+
+} // namespace
+
+TEST_CASE("body: an unread body that is destroyed closes its connection")
+{
+    harness h(big_body);
+    h.run([&]() -> asio::awaitable<void> {
+        {
+            auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+            REQUIRE_FALSE(ec);
+            CHECK(res.body.holds_connection());
+            CHECK(h.transport.stats().total.live_bodies == 1);
+        }
+        auto s = h.transport.stats();
+        CHECK(s.total.live_bodies == 0);
+        CHECK(s.total.open == 0);
+        CHECK(s.closed.body_abandoned == 1);
+        co_await wait_until([&] { return h.server.closed_by_client() == 1; });
+        co_await fetch_ok(h.transport, h.url());
+    }());
+    CHECK(h.server.accepted() == 2);
+    h.require_clean_end();
+}
+
+TEST_CASE("body: a fully read body returns its connection for the next request")
+{
+    harness h;
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        auto [read_ec, text] = co_await res.body.async_read_all(1024, as_tuple);
+        REQUIRE_FALSE(read_ec);
+        CHECK(text == "ok");
+        // Returned at the end of the message, while the body handle still exists.
+        CHECK(res.body.is_done());
+        CHECK_FALSE(res.body.holds_connection());
+        CHECK(h.transport.stats().total.idle == 1);
+        co_await fetch_ok(h.transport, h.url());
+    }());
+    CHECK(h.server.accepted() == 1);
+    CHECK(h.transport.stats().reused == 1);
+    h.require_clean_end();
+}
+
+TEST_CASE("body: reading exactly Content-Length bytes returns the connection with the last read")
+{
+    harness h([](const received_request&) { return reply::ok("123456"); });
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        char buf[6];
+        auto [read_ec, n] = co_await res.body.async_read_some(asio::buffer(buf), as_tuple);
+        REQUIRE_FALSE(read_ec);
+        CHECK(n == 6);
+        CHECK(res.body.is_done());
+        CHECK(h.transport.stats().total.idle == 1);
+        auto [eof, zero] = co_await res.body.async_read_some(asio::buffer(buf), as_tuple);
+        CHECK(eof == asio::error::eof);
+        CHECK(zero == 0);
+    }());
+    h.require_clean_end();
+}
+
+TEST_CASE("body: a closed body whose rest is already buffered keeps its connection")
+{
+    harness h;
+    h.run([&]() -> asio::awaitable<void> {
+        {
+            auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+            REQUIRE_FALSE(ec);
+        }
+        CHECK(h.transport.stats().total.idle == 1);
+        co_await fetch_ok(h.transport, h.url());
+    }());
+    CHECK(h.server.accepted() == 1);
+    h.require_clean_end();
+}
+
+TEST_CASE("body: a body destroyed on another thread releases its connection")
+{
+    harness h(big_body);
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        std::thread([b = std::move(res.body)]() mutable { leash::body gone = std::move(b); }).join();
+        CHECK(h.transport.stats().total.live_bodies == 0);
+        co_await wait_until([&] { return h.server.closed_by_client() == 1; });
+    }());
+    h.require_clean_end();
+}
+
+TEST_CASE("body: reading after close fails with body_closed; close is idempotent")
+{
+    harness h(big_body);
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        res.body.close();
+        res.body.close();
+        char buf[16];
+        auto [read_ec, n] = co_await res.body.async_read_some(asio::buffer(buf), as_tuple);
+        CHECK(read_ec == leash::error::body_closed);
+        CHECK(n == 0);
+    }());
+    h.require_clean_end();
+}
+
+TEST_CASE("body: read_all beyond its limit fails with body_too_large and closes the connection")
+{
+    harness h(big_body);
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        auto [read_ec, text] = co_await res.body.async_read_all(1000, as_tuple);
+        CHECK(read_ec == leash::error::body_too_large);
+        CHECK(text.size() <= 1000);
+        CHECK_FALSE(res.body.holds_connection());
+        co_await wait_until([&] { return h.server.closed_by_client() == 1; });
+    }());
+    h.require_clean_end();
+}
+
+TEST_CASE("body: silence longer than body_read_timeout fails the read and closes the connection")
+{
+    leash::transport_options o;
+    o.body_read_timeout = 50ms;
+    harness h(stalled_body, o);
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        auto [read_ec, text] = co_await res.body.async_read_all(1000, as_tuple);
+        CHECK(read_ec == leash::error::body_read_timeout);
+        CHECK(read_ec == leash::condition::timeout);
+        CHECK(text == "abc");
+        co_await wait_until([&] { return h.server.closed_by_client() == 1; });
+    }());
+    auto s = h.transport.stats();
+    CHECK(s.timeouts.body_read == 1);
+    CHECK(s.closed.error == 1);
+    h.require_clean_end();
+}
+
+TEST_CASE("body: canceling a body read closes the connection")
+{
+    harness h(stalled_body);
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        asio::cancellation_signal cancel;
+        std::optional<std::error_code> result;
+        res.body.async_read_all(1000, asio::bind_cancellation_slot(cancel.slot(), [&](std::error_code e, std::string) {
+                                    result = e;
+                                }));
+        co_await pause(10ms);
+        CHECK_FALSE(result);
+        cancel.emit(asio::cancellation_type::terminal);
+        co_await wait_until([&] { return result.has_value(); });
+        CHECK(*result == asio::error::operation_aborted);
+        CHECK_FALSE(res.body.holds_connection());
+        co_await wait_until([&] { return h.server.closed_by_client() == 1; });
+    }());
+    h.require_clean_end();
+}
+
+TEST_CASE("body: an endless body closed after one byte stops the server's writes")
+{
+    harness h([](const received_request&) { return reply::endless_chunked("data", 1ms); });
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        char byte;
+        auto [read_ec, n] = co_await res.body.async_read_some(asio::buffer(&byte, 1), as_tuple);
+        REQUIRE_FALSE(read_ec);
+        CHECK(n == 1);
+        res.body.close();
+        co_await wait_until([&] { return h.server.closed_by_client() == 1; });
+    }());
+    h.require_clean_end();
+}
+
+TEST_CASE("body: a body outliving its transport's shutdown still reads to the end, then closes")
+{
+    harness h([](const received_request&) { return reply::ok(std::string(100000, 'y')); });
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        h.transport.shutdown();
+        auto [read_ec, text] = co_await res.body.async_read_all(1 << 20, as_tuple);
+        CHECK_FALSE(read_ec);
+        CHECK(text.size() == 100000);
+        CHECK(h.transport.stats().total.open == 0);
+        CHECK(h.transport.stats().closed.shutdown == 1);
+    }());
+    h.require_clean_end();
+}

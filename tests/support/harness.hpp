@@ -126,7 +126,8 @@ public:
     // The end of every transport test: after shutdown (and with every response gone) the
     // io_context runs out of work, every gauge is zero, the server sees every connection
     // closed, and the process holds no extra file descriptor.
-    void require_clean_end()
+    // `others`: further servers the test used, whose connections must close as well.
+    void require_clean_end(std::initializer_list<test_server*> others = {})
     {
         transport.shutdown();
         ioc.restart();
@@ -136,6 +137,8 @@ public:
         CHECK(s.total.all_zero());
         CHECK(s.hosts.empty());
         CHECK(server.wait_for_open_connections(0, 5s));
+        for (auto* other : others)
+            CHECK(other->wait_for_open_connections(0, 5s));
         CHECK(open_fd_count() == fds_at_start);
     }
 
