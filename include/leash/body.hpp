@@ -41,13 +41,14 @@ public:
     }
     ~body() { close(); }
 
-    // The strand the body's reads run on. A default-constructed or moved-from body has none.
+    // The strand the body's reads run on. A default-constructed or moved-from body has none
+    // (its reads fail with error::body_closed on the handler's associated executor).
     executor_type get_executor() const noexcept { return core_ ? core_->executor() : executor_type{}; }
 
     // Reads at least one byte into `buffers` (its first non-empty buffer). Completes with
     // (error_code, bytes). At the end: asio::error::eof. After close(): error::body_closed.
-    template <class MutableBufferSequence, class Token>
-    auto async_read_some(const MutableBufferSequence& buffers, Token&& token)
+    template <class MutableBufferSequence, class Token = asio::default_completion_token_t<executor_type>>
+    auto async_read_some(const MutableBufferSequence& buffers, Token&& token = {})
     {
         asio::mutable_buffer first;
         for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it)
@@ -65,8 +66,8 @@ public:
 
     // Reads the rest of the body. Completes with (error_code, std::string). More than `limit`
     // bytes: error::body_too_large (and the connection is closed).
-    template <class Token>
-    auto async_read_all(std::size_t limit, Token&& token)
+    template <class Token = asio::default_completion_token_t<executor_type>>
+    auto async_read_all(std::size_t limit, Token&& token = {})
     {
         if (!core_)
             return detail::spawn_operation<std::string>(
@@ -76,16 +77,16 @@ public:
                                                     std::forward<Token>(token));
     }
 
-    // Ends the lease now (see above). Idempotent. Safe on any thread.
+    // Ends the lease now (see above). Idempotent. Safe on any thread. Later reads complete
+    // on the body's strand with error::body_closed.
     void close() noexcept
     {
-        auto core = std::move(core_);
-        if (!core)
+        if (!core_)
             return;
-        if (core->reads_in_flight.load() == 0)
-            core->close();
+        if (core_->reads_in_flight.load() == 0)
+            core_->close();
         else
-            asio::post(core->executor(), [core] { core->close(); });
+            asio::post(core_->executor(), [core = core_] { core->close(); });
     }
 
     // True once the whole message was read (the connection went back to the pool or closed).
@@ -101,9 +102,9 @@ public:
 
 private:
     template <class Token>
-    static asio::any_io_executor fallback_executor(Token&)
+    static asio::any_io_executor fallback_executor(Token& token)
     {
-        return asio::system_executor();
+        return asio::get_associated_executor(token, asio::system_executor());
     }
 
     template <class T>

@@ -758,12 +758,10 @@ inline asio::awaitable<op_result<std::string>> body_core::read_all(std::size_t l
 
 inline void body_core::close() noexcept
 {
-    if (done_ || closed_ || !conn_) {
-        closed_ = closed_ || !done_;
-        return;
-    }
-    closed_ = true;
+    const bool was_closed = std::exchange(closed_, true);
     piece_ = {};
+    if (was_closed || done_ || !conn_)
+        return;
     // Keep the connection if the rest of the message is already here.
     std::error_code ec;
     auto& c = *conn_;
