@@ -2,8 +2,9 @@
 //
 // Every failure kind has its own code in leash::error, reported through std::error_code
 // (category "leash"). Errors from the operating system (connection refused, reset, ...) are
-// passed through in their own categories. Cancellation by the caller is reported as
-// asio::error::operation_aborted, as everywhere in Asio.
+// passed through as Asio reports them: compare with asio::error::connection_refused and
+// friends (Asio's system category does not compare equal to std::errc). Cancellation by
+// the caller is reported as asio::error::operation_aborted, as everywhere in Asio.
 //
 // leash::condition::timeout matches every timeout code:  if (ec == leash::condition::timeout)
 #pragma once

@@ -19,9 +19,11 @@ struct transport_options {
     // once with error::pool_overloaded.
     std::size_t max_pending_per_host = 1024;
     // Idle connections kept per host; a connection returning to a full host is closed.
-    std::size_t max_idle_conns_per_host = 16;
+    // Below max_conns_per_host, a steady load above it churns connections (each finished
+    // response may find the idle stack full just before the next request takes one).
+    std::size_t max_idle_conns_per_host = 64;
     // Idle connections kept over all hosts; beyond it the least recently used one is closed.
-    std::size_t max_idle_conns = 128;
+    std::size_t max_idle_conns = 256;
     // An idle connection is closed after this long. A server's "Keep-Alive: timeout=N" hint
     // shortens it for that connection to N seconds minus keep_alive_hint_margin.
     std::chrono::milliseconds idle_conn_timeout = std::chrono::seconds(90);

@@ -24,8 +24,8 @@ using clock = std::chrono::steady_clock;
 struct pool_limits {
     std::size_t max_conns_per_host = 64;
     std::size_t max_pending_per_host = 1024;
-    std::size_t max_idle_conns_per_host = 16;
-    std::size_t max_idle_conns = 128;
+    std::size_t max_idle_conns_per_host = 64;
+    std::size_t max_idle_conns = 256;
     clock::duration idle_conn_timeout = std::chrono::seconds(90);
 };
 
