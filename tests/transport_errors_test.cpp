@@ -179,8 +179,8 @@ TEST_CASE("errors: after shutdown, requests fail with shut_down and waiters are 
     h.run([&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         std::optional<std::error_code> first, waiting;
-        asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, fetched r) { first = r.ec; });
-        asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, fetched r) { waiting = r.ec; });
+        asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, const fetched& r) { first = r.ec; });
+        asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, const fetched& r) { waiting = r.ec; });
         co_await wait_until([&] {
             return h.server.request_count() == 1 && h.transport.stats().total.waiters == 1;
         });

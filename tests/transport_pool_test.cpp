@@ -42,7 +42,7 @@ TEST_CASE("transport pool: 64 concurrent requests never exceed max_conns_per_hos
         auto ex = co_await asio::this_coro::executor;
         std::size_t finished = 0;
         for (int i = 0; i < 64; ++i)
-            asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, fetched r) {
+            asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, const fetched& r) {
                 succeeded += (!r.ec && r.body == "slow");
                 ++finished;
                 peak_leased = std::max(peak_leased, h.transport.stats().total.open);
@@ -67,7 +67,7 @@ TEST_CASE("transport pool: the per-host idle cap closes surplus connections when
         auto ex = co_await asio::this_coro::executor;
         int finished = 0;
         for (int i = 0; i < 4; ++i)
-            asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, fetched r) {
+            asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, const fetched& r) {
                 CHECK_FALSE(r.ec);
                 ++finished;
             });
@@ -213,7 +213,7 @@ TEST_CASE("transport pool: a canceled waiter leaves the queue at once")
     h.run([&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         bool first_done = false;
-        asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, fetched r) {
+        asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, const fetched& r) {
             CHECK_FALSE(r.ec);
             first_done = true;
         });
@@ -244,7 +244,7 @@ TEST_CASE("transport pool: a full waiter queue fails fast with pool_overloaded")
         auto ex = co_await asio::this_coro::executor;
         int ok = 0;
         for (int i = 0; i < 2; ++i)
-            asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, fetched r) { ok += !r.ec; });
+            asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, const fetched& r) { ok += !r.ec; });
         co_await wait_until([&] { return h.transport.stats().total.waiters == 1; });
         auto r = co_await fetch(h.transport, h.url());
         CHECK(r.ec == leash::error::pool_overloaded);
@@ -262,7 +262,7 @@ TEST_CASE("transport pool: pool_wait_timeout bounds the wait for a connection")
     h.run([&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         bool first_ok = false;
-        asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, fetched r) { first_ok = !r.ec; });
+        asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, const fetched& r) { first_ok = !r.ec; });
         auto r = co_await fetch(h.transport, h.url());
         CHECK(r.ec == leash::error::pool_wait_timeout);
         CHECK(r.ec == leash::condition::timeout);
