@@ -15,7 +15,7 @@
 // error is counted by name. Every status received is counted, even if the body then failed.
 //
 // Exit status: 0 when the run completed (also if requests failed), 1 when it cannot run
-// (https needs TLS, which this build of leash does not have yet), 2 for usage errors.
+// (for example an unreadable --cacert file), 2 for usage errors.
 
 #include "json_writer.hpp"
 #include "load_options.hpp"
@@ -644,11 +644,8 @@ int main(int argc, char** argv)
         print_usage(std::cout);
         return 0;
     }
-    if (opts.uses_tls()) {
-        std::cerr << "leash-load: https is not supported yet by this build of leash (no TLS); "
-                     "https:// URLs, --insecure and --cacert cannot be used\n";
-        return 1;
-    }
+    opts.transport.tls.insecure_skip_verify = opts.insecure;
+    opts.transport.tls.ca_file = opts.cacert;
     try {
         return run_and_report(opts);
     } catch (const std::exception& e) {

@@ -38,16 +38,6 @@ struct options {
     bool json = false;
     bool help = false;
     leash::transport_options transport;
-
-    bool uses_tls() const
-    {
-        if (insecure || !cacert.empty())
-            return true;
-        for (const auto& text : urls)
-            if (leash::url::parse(text).is_https())
-                return true;
-        return false;
-    }
 };
 
 class usage_error : public std::runtime_error {
@@ -68,7 +58,8 @@ inline void print_usage(std::ostream& out)
            "  --gap-ms MS                 each worker waits MS after each of its requests (default 0)\n"
            "  --abandon-every K           requests K, 2K, 3K, ...: read at most 1 body byte, then drop\n"
            "                              the body (0 = never, the default)\n"
-           "  --insecure | --cacert FILE  for https (not supported yet by this build)\n"
+           "  --insecure | --cacert FILE  for https: skip certificate verification (testing only),\n"
+           "                              or trust the CAs in FILE instead of the system store\n"
            "  --threads T                 io threads (default 1)\n"
            "  --json                      print one JSON object on stdout at exit\n"
            "  -h, --help                  print this help\n";
@@ -220,6 +211,8 @@ inline options parse_command_line(int argc, char** argv)
         return o;
     if (o.urls.empty())
         throw usage_error("no URL given");
+    if (o.insecure && !o.cacert.empty())
+        throw usage_error("--insecure and --cacert exclude each other");
     for (const auto& text : o.urls)
         detail::check_url(text);
     return o;

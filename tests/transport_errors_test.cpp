@@ -19,13 +19,21 @@ TEST_CASE("errors: invalid URLs fail before any connection is made")
     h.require_clean_end();
 }
 
-TEST_CASE("errors: https fails clearly on a transport without TLS")
+TEST_CASE("errors: tls_handshake_timeout fires against a server that never answers the handshake")
 {
-    harness h;
+    leash::transport_options o;
+    o.tls_handshake_timeout = 100ms;
+    harness h({}, o);  // a plain HTTP server waits for a request head that a ClientHello never completes
     h.run([&]() -> asio::awaitable<void> {
         auto r = co_await fetch(h.transport, "https://127.0.0.1:" + std::to_string(h.server.port()) + "/");
-        CHECK(r.ec == leash::error::tls_not_available);
+        CHECK(r.ec == leash::error::tls_handshake_timeout);
+        CHECK(r.ec == leash::condition::timeout);
+        co_await wait_until([&] { return h.server.closed_by_client() == 1; });
     }());
+    auto s = h.transport.stats();
+    CHECK(s.tls_handshakes == 0);
+    CHECK(s.timeouts.tls_handshake == 1);
+    CHECK(s.connections_opened == 0);
     h.require_clean_end();
 }
 

@@ -21,7 +21,6 @@ enum class error {
     invalid_method,           // empty, or not an RFC 9110 token
     invalid_header_name,      // empty, or not an RFC 9110 token
     invalid_header_value,     // contains CR, LF, NUL or another control character
-    tls_not_available,        // https requested but this transport cannot do TLS
 
     // The pool.
     pool_overloaded,          // max_pending_per_host waiters already queued for the host
@@ -68,7 +67,6 @@ inline const char* error_name(error e) noexcept
     case error::invalid_method: return "invalid_method";
     case error::invalid_header_name: return "invalid_header_name";
     case error::invalid_header_value: return "invalid_header_value";
-    case error::tls_not_available: return "tls_not_available";
     case error::pool_overloaded: return "pool_overloaded";
     case error::pool_wait_timeout: return "pool_wait_timeout";
     case error::shut_down: return "shut_down";
@@ -104,7 +102,6 @@ inline const char* error_message(error e) noexcept
     case error::invalid_method: return "invalid request method";
     case error::invalid_header_name: return "invalid header name";
     case error::invalid_header_value: return "invalid header value (CR, LF, NUL or control character)";
-    case error::tls_not_available: return "https is not available on this transport";
     case error::pool_overloaded: return "too many requests waiting for a connection to this host";
     case error::pool_wait_timeout: return "timed out waiting for a pooled connection";
     case error::shut_down: return "the transport was shut down";
@@ -181,7 +178,7 @@ inline bool detail::condition_category_impl::equivalent(const std::error_code& c
         return (e >= error::resolve_timeout && e <= error::request_timeout)
             || e == error::pool_wait_timeout;
     case condition::invalid_request:
-        return e >= error::invalid_url && e <= error::tls_not_available;
+        return e >= error::invalid_url && e <= error::invalid_header_value;
     }
     return false;
 }

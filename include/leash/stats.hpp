@@ -65,6 +65,8 @@ struct transport_stats {
     std::uint64_t reused = 0;              // attempts served on a previously used connection
     std::uint64_t retries = 0;             // transparent retries after a stale connection
     std::uint64_t pool_overloaded = 0;     // requests refused because the waiter queue was full
+    std::uint64_t tls_handshakes = 0;      // completed TLS handshakes
+    std::uint64_t tls_resumptions = 0;     // of which resumed a cached session
     close_counters closed;
     timeout_counters timeouts;
 };

@@ -5,6 +5,8 @@
 // is constructed.
 #pragma once
 
+#include <leash/tls_options.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -42,6 +44,13 @@ struct transport_options {
     std::chrono::milliseconds body_read_timeout = std::chrono::seconds(120);
     // Total deadline for a request including its body; zero = off (the default).
     std::chrono::milliseconds request_timeout{0};
+
+    // Closing a TLS connection sends close_notify and waits at most this long for the
+    // peer's; a broken connection is closed at once.
+    std::chrono::milliseconds tls_close_timeout{250};
+
+    // --- TLS, for https:// URLs ---
+    leash::tls_options tls;
 
     // --- Limits ---
     std::size_t max_response_header_bytes = 64 * 1024;

@@ -6,6 +6,7 @@
 #include <leash/detail/pool_core.hpp>
 #include <leash/detail/response_parser.hpp>
 #include <leash/detail/stream.hpp>
+#include <leash/detail/tls_client.hpp>
 
 #include <cstdint>
 #include <string>
@@ -26,6 +27,8 @@ public:
     const std::string key;
     response_parser parser;
     std::string head;               // the serialised request head
+    tls_session_slot tls_session;   // where TLS sessions received here are cached
+    bool tls_established = false;   // handshake completed: a close sends close_notify
     std::size_t requests = 0;       // requests started on this connection
     clock::duration idle_timeout{}; // for the pool; the server's hint may shorten it
 

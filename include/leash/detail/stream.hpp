@@ -1,11 +1,13 @@
-// The byte stream under a connection. Plain TCP today; the seam where TLS plugs in: the
-// transport only uses what this class offers.
+// The byte stream under a connection: plain TCP, or TLS over it (start_tls). The transport
+// only uses what this class offers, so both kinds behave the same to it.
 #pragma once
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
 #include <sys/socket.h>
 #include <cerrno>
+#include <memory>
 
 namespace leash::detail {
 
@@ -13,21 +15,35 @@ class stream {
 public:
     using executor_type = asio::any_io_executor;
     using socket_type = asio::ip::tcp::socket;
+    using tls_type = asio::ssl::stream<socket_type&>;
 
     explicit stream(const executor_type& ex) : socket_(ex) {}
 
     executor_type get_executor() noexcept { return socket_.get_executor(); }
     socket_type& socket() noexcept { return socket_; }
 
+    // Layers TLS over the connected socket; the handshake is the caller's next step.
+    tls_type& start_tls(asio::ssl::context& ctx)
+    {
+        tls_ = std::make_unique<tls_type>(socket_, ctx);
+        return *tls_;
+    }
+    bool is_tls() const noexcept { return tls_ != nullptr; }
+    tls_type& tls() noexcept { return *tls_; }
+
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& b, Token&& token)
     {
+        if (tls_)
+            return tls_->async_read_some(b, std::forward<Token>(token));
         return socket_.async_read_some(b, std::forward<Token>(token));
     }
 
     template <class ConstBuffers, class Token>
     auto async_write_some(const ConstBuffers& b, Token&& token)
     {
+        if (tls_)
+            return tls_->async_write_some(b, std::forward<Token>(token));
         return socket_.async_write_some(b, std::forward<Token>(token));
     }
 
@@ -38,7 +54,8 @@ public:
         socket_.cancel(ignored);
     }
 
-    // Closes at once, without waiting for the peer.
+    // Closes at once, without telling a TLS peer (see transport_state::retire for the
+    // graceful way).
     void close() noexcept
     {
         std::error_code ignored;
@@ -51,7 +68,8 @@ public:
     bool is_open() const noexcept { return socket_.is_open(); }
 
     // Non-blocking check of an idle connection: alive only if nothing is readable and the
-    // peer has not closed. (An idle HTTP/1.1 connection must be silent.)
+    // peer has not closed. An idle HTTP/1.1 connection must be silent; for TLS, a readable
+    // byte is a close_notify or other record nobody asked for, so the same rule holds.
     bool probe_idle_alive() noexcept
     {
         if (!socket_.is_open())
@@ -63,6 +81,7 @@ public:
 
 private:
     socket_type socket_;
+    std::unique_ptr<tls_type> tls_;
 };
 
 } // namespace leash::detail

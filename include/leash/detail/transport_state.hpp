@@ -14,7 +14,9 @@
 #include <leash/detail/request_writer.hpp>
 #include <leash/detail/retry.hpp>
 #include <leash/detail/spawn.hpp>
+#include <leash/detail/tls_client.hpp>
 #include <leash/error.hpp>
+#include <leash/tls_error.hpp>
 #include <leash/request.hpp>
 #include <leash/response.hpp>
 #include <leash/stats.hpp>
@@ -76,6 +78,7 @@ public:
         : executor_(std::move(ex))
         , options_(std::move(options))
         , pool_(make_pool_limits(options_))
+        , tls_(options_.tls)
         , reaper_(asio::make_strand(executor_))
     {
     }
@@ -125,6 +128,8 @@ private:
                                                      clock::time_point deadline, phase_timer& timer);
     asio::awaitable<std::error_code> dial(connection& c, const url& u, clock::time_point deadline,
                                           phase_timer& timer);
+    asio::awaitable<std::error_code> handshake(connection& c, const url& u, clock::time_point deadline,
+                                               phase_timer& timer);
     asio::awaitable<std::error_code> exchange(connection& c, const request& req, bool head_request,
                                               clock::time_point deadline, phase_timer& timer,
                                               attempt_facts& facts);
@@ -147,8 +152,12 @@ private:
     void close_all(std::vector<pool_type::closing>& list)
     {
         for (auto& c : list)
-            c.conn->stream.close();
+            retire(std::move(c.conn), c.reason);
     }
+    // Closes a connection nobody uses any more; a healthy TLS connection says close_notify
+    // first, in the background, for at most tls_close_timeout.
+    void retire(connection_ptr c, close_reason why);
+    static asio::awaitable<void> close_gracefully(connection_ptr c, clock::duration limit);
     void count_closed(close_reason why, std::size_t n = 1);  // under the lock
     void after_idle_change(clock::time_point expiry);        // under the lock
     void arm_reaper();
@@ -162,6 +171,8 @@ private:
     transport_stats counters_;
     std::size_t open_now_ = 0;
     std::optional<clock::time_point> reaper_at_;
+
+    tls_client tls_;
 
     asio::steady_timer reaper_;
 };
@@ -223,14 +234,40 @@ inline void transport_state::release(connection_ptr c, bool reusable)
 
 inline void transport_state::close_leased(connection_ptr c, close_reason why)
 {
-    c->stream.close();
     waiter_ptr woken;
     {
         std::lock_guard lock(mutex_);
         count_closed(why);
         woken = settle(pool_.closed(c->key));
     }
+    retire(std::move(c), why);
     wake(woken);
+}
+
+inline void transport_state::retire(connection_ptr c, close_reason why)
+{
+    if (c->stream.is_tls())
+        tls_client::detach(c->stream.tls().native_handle());
+    const bool broken = why == close_reason::error || why == close_reason::dead_at_checkout;
+    if (!c->tls_established || broken || !c->stream.is_open()) {
+        c->stream.close();
+        return;
+    }
+    asio::co_spawn(asio::make_strand(executor_), close_gracefully(std::move(c), options_.tls_close_timeout),
+                   asio::detached);
+}
+
+inline asio::awaitable<void> transport_state::close_gracefully(connection_ptr c, clock::duration limit)
+{
+    asio::steady_timer timer(co_await asio::this_coro::executor, limit);
+    timer.async_wait([c](std::error_code ec) {
+        if (!ec)
+            c->stream.close();
+    });
+    std::error_code ignored;
+    co_await c->stream.tls().async_shutdown(asio::redirect_error(asio::use_awaitable, ignored));
+    timer.cancel();
+    c->stream.close();
 }
 
 // A connection became idle, expiring at `expiry`: make sure the reaper wakes by then.
@@ -312,8 +349,6 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
     auto u = url::parse(req.url, ec);
     if (!u)
         co_return failed<response>(ec);
-    if (u->is_https())
-        co_return failed<response>(error::tls_not_available);
     if (auto bad = validate_request(req))
         co_return failed<response>(bad);
 
@@ -551,6 +586,38 @@ inline asio::awaitable<std::error_code> transport_state::dial(connection& c, con
         co_return ec;
     }
     socket.set_option(tcp::no_delay(true), ec);
+    if (u.is_https())
+        co_return co_await handshake(c, u, deadline, timer);
+    co_return std::error_code{};
+}
+
+inline asio::awaitable<std::error_code> transport_state::handshake(connection& c, const url& u,
+                                                                 clock::time_point deadline, phase_timer& timer)
+{
+    auto& tls = c.stream.start_tls(tls_.context());
+    c.tls_session = {&tls_, c.key};
+    if (auto ec = tls_.prepare(tls.native_handle(), u, c.tls_session)) {
+        c.stream.close();
+        co_return ec;
+    }
+    std::error_code ec;
+    timer.arm(options_.tls_handshake_timeout, error::tls_handshake_timeout, deadline, [&c] { c.stream.close(); });
+    co_await tls.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    if (auto t = timer.disarm())
+        ec = t;
+    if (ec) {
+        if (const auto verdict = SSL_get_verify_result(tls.native_handle()); verdict != X509_V_OK && !timer.expired())
+            ec = make_x509_error(verdict);
+        tls_client::detach(tls.native_handle());
+        tls_.forget(c.key);
+        c.stream.close();
+        co_return ec;
+    }
+    c.tls_established = true;
+    std::lock_guard lock(mutex_);
+    ++counters_.tls_handshakes;
+    if (SSL_session_reused(tls.native_handle()))
+        ++counters_.tls_resumptions;
     co_return std::error_code{};
 }
 
@@ -583,7 +650,8 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
             continue;
         }
         const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
-        if (ec == asio::error::eof) {
+        // A TLS peer that vanished without close_notify ends the head just like EOF.
+        if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
             c.parser.feed_eof(ec);
             if (!ec && !c.parser.headers_done())
                 ec = error::unexpected_eof;
@@ -690,6 +758,8 @@ inline asio::awaitable<std::error_code> body_core::fill()
             ec = asio::error::operation_aborted;
         if (!conn_)  // closed while reading
             co_return closed_ ? std::error_code(error::body_closed) : failed_;
+        if (ec == asio::ssl::error::stream_truncated)  // TLS ended without close_notify: never a clean end
+            ec = error::unexpected_eof;
         if (ec == asio::error::eof) {
             c.parser.feed_eof(ec);
             if (ec == error::closed_before_response)

@@ -1,0 +1,153 @@
+// The client side of TLS for a transport: builds (or adopts) the SSL context, prepares each
+// new connection's SSL object (SNI, peer and host name verification, ALPN, minimum version,
+// a cached session to resume), and keeps the per-host session cache.
+//
+// Thread-safe: the cache is guarded by its own mutex; OpenSSL calls on_new_session from
+// whichever strand is reading when a session (ticket) arrives.
+#pragma once
+
+#include <leash/tls_options.hpp>
+#include <leash/url.hpp>
+
+#include <asio/ssl.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+
+namespace leash::detail {
+
+class tls_client;
+
+// Per connection: where a session received on it is stored. Lives in the connection, which
+// outlives its SSL object.
+struct tls_session_slot {
+    tls_client* cache = nullptr;
+    std::string key;
+};
+
+class tls_client {
+public:
+    // Throws std::system_error if a configured CA file or directory cannot be loaded.
+    explicit tls_client(const tls_options& options) : options_(options)
+    {
+        if (options_.context) {
+            context_ = options_.context;
+        } else {
+            context_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+            if (options_.ca_file.empty() && options_.ca_path.empty())
+                context_->set_default_verify_paths();
+            if (!options_.ca_file.empty())
+                context_->load_verify_file(options_.ca_file);
+            if (!options_.ca_path.empty())
+                context_->add_verify_path(options_.ca_path);
+        }
+        SSL_CTX* ctx = context_->native_handle();
+        if (options_.session_resumption) {
+            SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+            SSL_CTX_sess_set_new_cb(ctx, &tls_client::on_new_session);
+        }
+    }
+
+    tls_client(const tls_client&) = delete;
+    tls_client& operator=(const tls_client&) = delete;
+
+    ~tls_client()
+    {
+        for (auto& [key, session] : sessions_)
+            SSL_SESSION_free(session);
+    }
+
+    asio::ssl::context& context() noexcept { return *context_; }
+
+    // Configures a new connection's SSL object for `u`.
+    std::error_code prepare(SSL* ssl, const url& u, tls_session_slot& slot)
+    {
+        SSL_set_min_proto_version(ssl, TLS1_2_VERSION);
+        static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+        if (SSL_set_alpn_protos(ssl, alpn, sizeof alpn) != 0)
+            return make_ssl_error();
+
+        std::error_code ec;
+        const auto address = asio::ip::make_address(u.host(), ec);
+        const bool ip_literal = !ec;
+        if (!ip_literal && SSL_set_tlsext_host_name(ssl, u.host().c_str()) != 1)
+            return make_ssl_error();
+
+        if (options_.insecure_skip_verify) {
+            SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
+        } else {
+            SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+            X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+            X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            const int ok = ip_literal ? X509_VERIFY_PARAM_set1_ip_asc(param, address.to_string().c_str())
+                                      : X509_VERIFY_PARAM_set1_host(param, u.host().c_str(), u.host().size());
+            if (ok != 1)
+                return make_ssl_error();
+        }
+
+        if (options_.session_resumption) {
+            SSL_set_ex_data(ssl, slot_index(), &slot);
+            std::lock_guard lock(mutex_);
+            auto it = sessions_.find(slot.key);
+            if (it != sessions_.end())
+                SSL_set_session(ssl, it->second);
+        }
+        return {};
+    }
+
+    // The connection is going away: sessions arriving from now on are not stored.
+    static void detach(SSL* ssl) noexcept { SSL_set_ex_data(ssl, slot_index(), nullptr); }
+
+    // Forgets the session of `key` (after a failed handshake).
+    void forget(const std::string& key)
+    {
+        std::lock_guard lock(mutex_);
+        auto it = sessions_.find(key);
+        if (it != sessions_.end()) {
+            SSL_SESSION_free(it->second);
+            sessions_.erase(it);
+        }
+    }
+
+private:
+    static std::error_code make_ssl_error()
+    {
+        const auto code = ERR_get_error();
+        if (code == 0)
+            return asio::ssl::error::unexpected_result;
+        return {static_cast<int>(code), asio::error::get_ssl_category()};
+    }
+
+    static int slot_index()
+    {
+        static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+        return index;
+    }
+
+    // OpenSSL hands over a new session (ticket); 1 = we keep the reference.
+    static int on_new_session(SSL* ssl, SSL_SESSION* session)
+    {
+        auto* slot = static_cast<tls_session_slot*>(SSL_get_ex_data(ssl, slot_index()));
+        if (!slot || !slot->cache || !SSL_SESSION_is_resumable(session))
+            return 0;
+        auto& self = *slot->cache;
+        std::lock_guard lock(self.mutex_);
+        auto& stored = self.sessions_[slot->key];
+        if (stored)
+            SSL_SESSION_free(stored);
+        stored = session;
+        return 1;
+    }
+
+    tls_options options_;
+    std::shared_ptr<asio::ssl::context> context_;
+    std::mutex mutex_;
+    std::map<std::string, SSL_SESSION*> sessions_;
+};
+
+} // namespace leash::detail
