@@ -102,12 +102,23 @@ std::string fallback_error_name(const std::error_code& ec)
     return name + "_" + std::to_string(ec.value());
 }
 
-// The name an error is counted under: leash's own name for its errors, "canceled" for
-// cancellation, a snake_case name for common network errors, else "<category>_<value>".
+// The name an error is counted under: leash's own name for its errors (tls_* for certificate
+// verification failures and other TLS errors), "canceled" for cancellation, a snake_case name for common network errors, else "<category>_<value>".
 std::string error_name(const std::error_code& ec)
 {
     if (ec.category() == leash::error_category())
         return leash::error_name(static_cast<leash::error>(ec.value()));
+    if (ec.category() == leash::x509_category()) {
+        if (ec == leash::tls_error::certificate_untrusted)
+            return "tls_certificate_untrusted";
+        if (ec == leash::tls_error::host_name_mismatch)
+            return "tls_host_name_mismatch";
+        if (ec == leash::tls_error::certificate_expired)
+            return "tls_certificate_expired";
+        return "tls_verification_failed";
+    }
+    if (ec.category() == asio::error::get_ssl_category() || ec.category() == asio::ssl::error::get_stream_category())
+        return "tls_protocol_error";
     if (ec == asio::error::operation_aborted)
         return "canceled";
     if (ec == asio::error::eof)

@@ -7,6 +7,8 @@
 #include <leash/request.hpp>
 #include <leash/response.hpp>
 #include <leash/stats.hpp>
+#include <leash/tls_error.hpp>
+#include <leash/tls_options.hpp>
 #include <leash/transport.hpp>
 #include <leash/transport_options.hpp>
 #include <leash/url.hpp>
