@@ -22,7 +22,8 @@ reply stalled_body(const received_request&)
 
 TEST_CASE("body: an unread body that is destroyed closes its connection")
 {
-    harness h(big_body);
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h(big_body, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         {
             auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
@@ -43,7 +44,8 @@ TEST_CASE("body: an unread body that is destroyed closes its connection")
 
 TEST_CASE("body: a fully read body returns its connection for the next request")
 {
-    harness h;
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h({}, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
         REQUIRE_FALSE(ec);
@@ -63,7 +65,8 @@ TEST_CASE("body: a fully read body returns its connection for the next request")
 
 TEST_CASE("body: reading exactly Content-Length bytes returns the connection with the last read")
 {
-    harness h([](const received_request&) { return reply::ok("123456"); });
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request&) { return reply::ok("123456"); }, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
         REQUIRE_FALSE(ec);
@@ -82,7 +85,8 @@ TEST_CASE("body: reading exactly Content-Length bytes returns the connection wit
 
 TEST_CASE("body: a closed body whose rest is already buffered keeps its connection")
 {
-    harness h;
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h({}, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         {
             auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
@@ -141,9 +145,10 @@ TEST_CASE("body: read_all beyond its limit fails with body_too_large and closes 
 
 TEST_CASE("body: silence longer than body_read_timeout fails the read and closes the connection")
 {
+    LEASH_EVERY_TRANSPORT_KIND();
     leash::transport_options o;
     o.body_read_timeout = 50ms;
-    harness h(stalled_body, o);
+    harness h(stalled_body, o, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
         REQUIRE_FALSE(ec);
@@ -161,7 +166,8 @@ TEST_CASE("body: silence longer than body_read_timeout fails the read and closes
 
 TEST_CASE("body: canceling a body read closes the connection")
 {
-    harness h(stalled_body);
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h(stalled_body, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
         REQUIRE_FALSE(ec);
@@ -183,7 +189,8 @@ TEST_CASE("body: canceling a body read closes the connection")
 
 TEST_CASE("body: an endless body closed after one byte stops the server's writes")
 {
-    harness h([](const received_request&) { return reply::endless_chunked("data", 1ms); });
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request&) { return reply::endless_chunked("data", 1ms); }, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
         REQUIRE_FALSE(ec);

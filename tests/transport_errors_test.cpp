@@ -57,9 +57,10 @@ TEST_CASE("errors: CR or LF in a header value cannot reach the wire")
 
 TEST_CASE("errors: conflicting Content-Length from the server fails and closes the connection")
 {
+    LEASH_EVERY_TRANSPORT_KIND();
     harness h([](const received_request&) {
         return reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nok");
-    });
+    }, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto r = co_await fetch(h.transport, h.url());
         CHECK(r.ec == leash::error::invalid_content_length);
@@ -81,7 +82,8 @@ TEST_CASE("errors: a malformed status line fails with malformed_response")
 
 TEST_CASE("errors: a truncated body fails with unexpected_eof")
 {
-    harness h([](const received_request&) { return reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").then_close(); });
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request&) { return reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").then_close(); }, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto r = co_await fetch(h.transport, h.url());
         CHECK(r.ec == leash::error::unexpected_eof);
@@ -116,9 +118,10 @@ TEST_CASE("errors: oversized response heads fail with headers_too_large")
 
 TEST_CASE("errors: response_header_timeout fires against a server that never answers")
 {
+    LEASH_EVERY_TRANSPORT_KIND();
     leash::transport_options o;
     o.response_header_timeout = 50ms;
-    harness h([](const received_request&) { return reply::never(); }, o);
+    harness h([](const received_request&) { return reply::never(); }, o, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto r = co_await fetch(h.transport, h.url());
         CHECK(r.ec == leash::error::response_header_timeout);
@@ -146,7 +149,8 @@ TEST_CASE("errors: a request's total timeout bounds the wait for headers")
 
 TEST_CASE("errors: canceling a request waiting for headers closes its connection")
 {
-    harness h([](const received_request&) { return reply::never(); });
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request&) { return reply::never(); }, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         asio::cancellation_signal cancel;
         std::optional<std::error_code> result;

@@ -33,7 +33,8 @@ test_server::handler always(std::string raw)
 
 TEST_CASE("framing: chunked body with trailers, connection reused")
 {
-    harness h([](const received_request&) { return reply::chunked({"hel", "lo ", "world"}, {{"X-Checksum", "42"}}); });
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request&) { return reply::chunked({"hel", "lo ", "world"}, {{"X-Checksum", "42"}}); }, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto r = co_await send_and_read(h.transport, leash::request::get(h.url()));
         CHECK(r.body == "hello world");
@@ -46,7 +47,8 @@ TEST_CASE("framing: chunked body with trailers, connection reused")
 
 TEST_CASE("framing: close-delimited body is read to end of stream, connection not reused")
 {
-    harness h([](const received_request&) { return reply::raw("HTTP/1.1 200 OK\r\n\r\nuntil the end").then_close(); });
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request&) { return reply::raw("HTTP/1.1 200 OK\r\n\r\nuntil the end").then_close(); }, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto r = co_await send_and_read(h.transport, leash::request::get(h.url()));
         CHECK(r.body == "until the end");
@@ -59,7 +61,8 @@ TEST_CASE("framing: close-delimited body is read to end of stream, connection no
 
 TEST_CASE("framing: HEAD has no body and returns its connection before the response arrives")
 {
-    harness h(always("HTTP/1.1 200 OK\r\nContent-Length: 123\r\n\r\n"));
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h(always("HTTP/1.1 200 OK\r\nContent-Length: 123\r\n\r\n"), {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         auto [ec, res] = co_await h.transport.async_send(leash::request::head(h.url()), as_tuple);
         REQUIRE_FALSE(ec);

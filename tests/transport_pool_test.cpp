@@ -17,7 +17,8 @@ transport_options with_max_conns(std::size_t n)
 
 TEST_CASE("transport pool: 1000 sequential GETs on one host use exactly one connection")
 {
-    harness h;
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h({}, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         for (int i = 0; i < 1000; ++i) {
             auto r = co_await fetch(h.transport, h.url());
@@ -35,7 +36,8 @@ TEST_CASE("transport pool: 1000 sequential GETs on one host use exactly one conn
 
 TEST_CASE("transport pool: 64 concurrent requests never exceed max_conns_per_host and all succeed")
 {
-    harness h([](const received_request&) { return reply::ok("slow").delay(5ms); }, with_max_conns(8));
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request&) { return reply::ok("slow").delay(5ms); }, with_max_conns(8), kind);
     std::size_t succeeded = 0;
     std::size_t peak_leased = 0;
     h.run([&]() -> asio::awaitable<void> {
@@ -105,9 +107,10 @@ TEST_CASE("transport pool: the global idle cap evicts the least recently used ho
 
 TEST_CASE("transport pool: idle_conn_timeout closes an idle connection")
 {
+    LEASH_EVERY_TRANSPORT_KIND();
     transport_options o;
     o.idle_conn_timeout = 50ms;
-    harness h({}, o);
+    harness h({}, o, kind);
     h.run([&]() -> asio::awaitable<void> {
         co_await fetch_ok(h.transport, h.url());
         CHECK(h.transport.stats().total.idle == 1);
@@ -136,7 +139,8 @@ TEST_CASE("transport pool: a Keep-Alive timeout hint shortens the idle timeout")
 
 TEST_CASE("transport pool: an idle connection closed by the server is not handed out")
 {
-    harness h([](const received_request&) { return reply::ok().close_idle_after(1ms); });
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request&) { return reply::ok().close_idle_after(1ms); }, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         co_await fetch_ok(h.transport, h.url());
         co_await wait_until([&] { return h.server.open_connections() == 0; });
@@ -163,7 +167,8 @@ reply drop_second_request(const received_request& req)
 
 TEST_CASE("transport pool: a GET that meets a stale reused connection is retried once, transparently")
 {
-    harness h(drop_second_request);
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h(drop_second_request, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         co_await fetch_ok(h.transport, h.url());
         auto r = co_await fetch(h.transport, h.url("/again"));
@@ -178,7 +183,8 @@ TEST_CASE("transport pool: a GET that meets a stale reused connection is retried
 
 TEST_CASE("transport pool: a POST that meets a stale reused connection is not retried without opt-in")
 {
-    harness h(drop_second_request);
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h(drop_second_request, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         co_await fetch_ok(h.transport, h.url());
         auto r = co_await fetch(h.transport, leash::request::post(h.url(), "{}"));
@@ -191,7 +197,8 @@ TEST_CASE("transport pool: a POST that meets a stale reused connection is not re
 
 TEST_CASE("transport pool: a POST marked replayable is retried after a stale reused connection")
 {
-    harness h(drop_second_request);
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h(drop_second_request, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         co_await fetch_ok(h.transport, h.url());
         auto req = leash::request::post(h.url(), "{\"n\":1}");
@@ -209,7 +216,8 @@ TEST_CASE("transport pool: a POST marked replayable is retried after a stale reu
 
 TEST_CASE("transport pool: a canceled waiter leaves the queue at once")
 {
-    harness h([](const received_request&) { return reply::ok().delay(100ms); }, with_max_conns(1));
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request&) { return reply::ok().delay(100ms); }, with_max_conns(1), kind);
     h.run([&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         bool first_done = false;

@@ -4,14 +4,18 @@
 #pragma once
 
 #include <leash/leash.hpp>
+#include <support/test_pki.hpp>
 #include <support/test_server.hpp>
+#include <support/tls_front.hpp>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <tuple>
 
@@ -102,12 +106,29 @@ inline std::size_t warm_up_and_count_fds(asio::io_context& ioc)
     return open_fd_count();
 }
 
+// How the harness's transport reaches the scripted server: directly, or through a TLS front
+// with a certificate from the test CA (which the transport is set up to trust).
+enum class transport_kind { plain, tls };
+
+inline std::ostream& operator<<(std::ostream& out, transport_kind k)
+{
+    return out << (k == transport_kind::plain ? "http" : "https");
+}
+
+struct tls_setup {
+    tls_front_options front;
+    std::optional<pem_identity> identity;  // default: the test PKI's valid certificate
+    bool trust_test_ca = true;             // point tls.ca_file at the test CA
+};
+
 class harness {
 public:
-    explicit harness(test_server::handler h = {}, leash::transport_options options = {})
+    explicit harness(test_server::handler h = {}, leash::transport_options options = {},
+                     transport_kind kind = transport_kind::plain, tls_setup tls = {})
         : server(std::move(h))
+        , front(make_front(kind, server, tls))
         , fds_at_start(warm_up_and_count_fds(ioc))
-        , transport(ioc, std::move(options))
+        , transport(ioc, with_test_ca(std::move(options), kind, tls))
     {
     }
 
@@ -121,7 +142,8 @@ public:
         test::run(ioc, std::move(op), timeout);
     }
 
-    std::string url(std::string_view path = "/") const { return server.url(path); }
+    // The URL of `path` on the scripted server, through the TLS front in tls mode.
+    std::string url(std::string_view path = "/") const { return front ? front->url(path) : server.url(path); }
 
     // The end of every transport test: after shutdown (and with every response gone) the
     // io_context runs out of work, every gauge is zero, the server sees every connection
@@ -136,6 +158,8 @@ public:
         const auto s = transport.stats();
         CHECK(s.total.all_zero());
         CHECK(s.hosts.empty());
+        if (front)
+            CHECK(front->wait_for_open_connections(0, 5s));
         CHECK(server.wait_for_open_connections(0, 5s));
         for (auto* other : others)
             CHECK(other->wait_for_open_connections(0, 5s));
@@ -143,10 +167,32 @@ public:
     }
 
     test_server server;
+    std::unique_ptr<tls_front> front;  // tls mode only
     asio::io_context ioc;
     const std::size_t fds_at_start;
     leash::transport transport;
+
+private:
+    static std::unique_ptr<tls_front> make_front(transport_kind kind, const test_server& server, const tls_setup& tls)
+    {
+        if (kind != transport_kind::tls)
+            return nullptr;
+        return std::make_unique<tls_front>(server.port(), tls.identity.value_or(shared_test_pki().valid()), tls.front);
+    }
+
+    static leash::transport_options with_test_ca(leash::transport_options o, transport_kind kind, const tls_setup& tls)
+    {
+        if (kind == transport_kind::tls && tls.trust_test_ca && o.tls.ca_file.empty() && o.tls.ca_path.empty()
+            && !o.tls.context)
+            o.tls.ca_file = shared_test_pki().ca_cert().string();
+        return o;
+    }
 };
+
+// Runs a test case once over plain HTTP and once over TLS.
+#define LEASH_EVERY_TRANSPORT_KIND()                                                                   \
+    const auto kind = GENERATE(::leash::test::transport_kind::plain, ::leash::test::transport_kind::tls); \
+    CAPTURE(kind)
 
 } // namespace leash::test
 

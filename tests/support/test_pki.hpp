@@ -236,7 +236,12 @@ private:
         for (int attempt = 0; attempt < 16; ++attempt) {
             auto candidate = base / ("leash-test-pki-" + detail::pki::random_hex(8));
             std::error_code ec;
-            if (std::filesystem::create_directory(candidate, ec)) return candidate;
+            if (std::filesystem::create_directory(candidate, ec)) {
+                // The private keys are written here: keep the directory private.
+                std::filesystem::permissions(candidate, std::filesystem::perms::owner_all,
+                                             std::filesystem::perm_options::replace, ec);
+                return candidate;
+            }
             if (ec) {
                 throw std::runtime_error("test_pki: cannot create " + candidate.string() + ": " +
                                          ec.message());

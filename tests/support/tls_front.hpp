@@ -195,14 +195,14 @@ private:
             X509_NAME_oneline(X509_get_subject_name(peer), text.data(), static_cast<int>(text.size()));
             client_subject = text.data();
         }
-        state_.on_handshake(SSL_session_reused(ssl) == 1,
-                            alpn ? std::string(reinterpret_cast<const char*>(alpn), alpn_size) : std::string(),
-                            std::move(client_subject));
+        std::string protocol;
+        if (alpn) protocol.assign(reinterpret_cast<const char*>(alpn), alpn_size);
+        state_.on_handshake(SSL_session_reused(ssl) == 1, std::move(protocol), std::move(client_subject));
 
         const asio::ip::tcp::endpoint backend(asio::ip::make_address_v4("127.0.0.1"), backend_port_);
-        backend_.async_connect(backend, [self = shared_from_this()](const asio::error_code& ec) {
+        backend_.async_connect(backend, [self = shared_from_this()](const asio::error_code& connect_ec) {
             if (self->ending_) return;
-            if (ec) {
+            if (connect_ec) {
                 self->end(false, false, true);
                 return;
             }
@@ -213,48 +213,56 @@ private:
         });
     }
 
-    // Client -> backend.
+    // Client -> backend: read from the TLS stream, write to the backend.
     void pump_up() {
-        tls_.async_read_some(asio::buffer(up_buffer_), [self = shared_from_this()](const asio::error_code& ec,
-                                                                                   std::size_t n) {
-            if (self->ending_) return;
-            if (ec) {
-                self->client_ended(ec);
-                return;
-            }
-            asio::async_write(self->backend_, asio::buffer(self->up_buffer_, n),
-                              [self](const asio::error_code& ec, std::size_t) {
-                                  if (self->ending_) return;
-                                  if (ec) {
-                                      self->backend_ended(ec);
-                                      return;
-                                  }
-                                  self->pump_up();
-                              });
-        });
+        tls_.async_read_some(asio::buffer(up_buffer_),
+                             [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                 self->on_client_data(ec, n);
+                             });
     }
 
-    // Backend -> client.
+    void on_client_data(const asio::error_code& ec, std::size_t n) {
+        if (ending_) return;
+        if (ec) {
+            client_ended(ec);
+            return;
+        }
+        asio::async_write(backend_, asio::buffer(up_buffer_, n),
+                          [self = shared_from_this()](const asio::error_code& write_ec, std::size_t) {
+                              if (self->ending_) return;
+                              if (write_ec) {
+                                  self->backend_ended(write_ec);
+                                  return;
+                              }
+                              self->pump_up();
+                          });
+    }
+
+    // Backend -> client: read from the backend, write to the TLS stream.
     void pump_down() {
-        backend_.async_read_some(asio::buffer(down_buffer_), [self = shared_from_this()](
-                                                                 const asio::error_code& ec, std::size_t n) {
-            if (self->ending_) return;
-            if (ec) {
-                self->backend_ended(ec);
-                return;
-            }
-            self->writing_to_client_ = true;
-            asio::async_write(self->tls_, asio::buffer(self->down_buffer_, n),
-                              [self](const asio::error_code& ec, std::size_t) {
-                                  self->writing_to_client_ = false;
-                                  if (self->ending_) return;
-                                  if (ec) {
-                                      self->client_ended(ec);
-                                      return;
-                                  }
-                                  self->pump_down();
-                              });
-        });
+        backend_.async_read_some(asio::buffer(down_buffer_),
+                                 [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                     self->on_backend_data(ec, n);
+                                 });
+    }
+
+    void on_backend_data(const asio::error_code& ec, std::size_t n) {
+        if (ending_) return;
+        if (ec) {
+            backend_ended(ec);
+            return;
+        }
+        writing_to_client_ = true;
+        asio::async_write(tls_, asio::buffer(down_buffer_, n),
+                          [self = shared_from_this()](const asio::error_code& write_ec, std::size_t) {
+                              self->writing_to_client_ = false;
+                              if (self->ending_) return;
+                              if (write_ec) {
+                                  self->client_ended(write_ec);
+                                  return;
+                              }
+                              self->pump_down();
+                          });
     }
 
     void client_ended(const asio::error_code& ec) {

@@ -246,9 +246,15 @@ inline void transport_state::close_leased(connection_ptr c, close_reason why)
 
 inline void transport_state::retire(connection_ptr c, close_reason why)
 {
-    if (c->stream.is_tls())
-        tls_client::detach(c->stream.tls().native_handle());
     const bool broken = why == close_reason::error || why == close_reason::dead_at_checkout;
+    if (c->stream.is_tls()) {
+        SSL* ssl = c->stream.tls().native_handle();
+        tls_client::detach(ssl);
+        // Without this, OpenSSL would mark the cached session unresumable when an SSL object
+        // is freed without having sent close_notify.
+        if (!c->tls_established || broken)
+            SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    }
     if (!c->tls_established || broken || !c->stream.is_open()) {
         c->stream.close();
         return;
@@ -264,6 +270,8 @@ inline asio::awaitable<void> transport_state::close_gracefully(connection_ptr c,
         if (!ec)
             c->stream.close();
     });
+    // Send close_notify without waiting for the peer's (HTTP needs no reply to it).
+    SSL_set_shutdown(c->stream.tls().native_handle(), SSL_RECEIVED_SHUTDOWN);
     std::error_code ignored;
     co_await c->stream.tls().async_shutdown(asio::redirect_error(asio::use_awaitable, ignored));
     timer.cancel();
