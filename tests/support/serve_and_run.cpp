@@ -1,18 +1,24 @@
 // leash-serve-and-run - runs a program against an in-process test server (for smoke tests).
 //
-//   usage: leash-serve-and-run [--timeout SECONDS] [--expect-body] PROGRAM [ARGS...]
+//   usage: leash-serve-and-run [--timeout SECONDS] [--expect-body] [--tls] PROGRAM [ARGS...]
 //
 // Starts a leash::test::test_server that answers every request with 200 and a short text
 // body, replaces each argument that is exactly "{url}" by the server's URL for /hello, and
 // runs PROGRAM as a child process with the same stdin, stdout and stderr. The child must end
 // within the timeout (default 30 s), else it is killed and the run fails.
 //
+// With --tls the server is reached through a TLS front presenting a certificate from a
+// throwaway test CA generated for the run: "{url}" becomes an https:// URL and "{cacert}"
+// the path of the CA's certificate (PEM).
+//
 // With --expect-body the child's standard output is passed through a pipe (and still copied
 // to ours) and must contain the body the server sent.
 //
 // Exit status: the child's, when it succeeded, the server received at least one request and
 // the output check (if any) passed; otherwise non-zero with a message on stderr.
+#include "support/test_pki.hpp"
 #include "support/test_server.hpp"
+#include "support/tls_front.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -38,6 +44,7 @@ namespace {
 
 constexpr std::string_view program_name = "leash-serve-and-run";
 constexpr std::string_view url_placeholder = "{url}";
+constexpr std::string_view cacert_placeholder = "{cacert}";
 constexpr std::string_view served_body = "Hello from leash-serve-and-run!\n";
 
 using clock_type = std::chrono::steady_clock;
@@ -45,13 +52,14 @@ using clock_type = std::chrono::steady_clock;
 struct options {
     std::chrono::seconds timeout{30};
     bool expect_body = false;
+    bool tls = false;
     std::vector<std::string> command;  // program and its arguments, placeholders unresolved
 };
 
 [[noreturn]] void usage_error(std::string_view message)
 {
     std::cerr << program_name << ": " << message << '\n'
-              << "usage: " << program_name << " [--timeout SECONDS] [--expect-body] PROGRAM [ARGS...]\n";
+              << "usage: " << program_name << " [--timeout SECONDS] [--expect-body] [--tls] PROGRAM [ARGS...]\n";
     std::exit(2);
 }
 
@@ -71,6 +79,8 @@ options parse_options(int argc, char* argv[])
             opts.timeout = std::chrono::seconds(seconds);
         } else if (arg == "--expect-body") {
             opts.expect_body = true;
+        } else if (arg == "--tls") {
+            opts.tls = true;
         } else if (arg == "--") {
             ++i;
             break;
@@ -217,9 +227,15 @@ int main(int argc, char* argv[])
         return leash::test::reply::ok(std::string(served_body), {{"Content-Type", "text/plain; charset=utf-8"},
                                                                  {"X-Served-By", std::string(program_name)}});
     });
-    for (auto& arg : opts.command)
+    std::unique_ptr<leash::test::tls_front> front;
+    if (opts.tls)
+        front = std::make_unique<leash::test::tls_front>(server.port(), leash::test::shared_test_pki().valid());
+    for (auto& arg : opts.command) {
         if (arg == url_placeholder)
-            arg = server.url("/hello");
+            arg = front ? front->url("/hello") : server.url("/hello");
+        else if (arg == cacert_placeholder)
+            arg = leash::test::shared_test_pki().ca_cert().string();
+    }
 
     child_process child(opts.command, opts.expect_body);
     const auto status = child.wait_until(clock_type::now() + opts.timeout);
