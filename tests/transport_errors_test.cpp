@@ -139,7 +139,7 @@ TEST_CASE("errors: a request's total timeout bounds the wait for headers")
     harness h([](const received_request&) { return reply::never(); });
     h.run([&]() -> asio::awaitable<void> {
         auto req = leash::request::get(h.url());
-        req.timeout = 40ms;
+        req.timeouts.total = 40ms;
         auto r = co_await fetch(h.transport, std::move(req));
         CHECK(r.ec == leash::error::request_timeout);
     }());

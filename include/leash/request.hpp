@@ -9,9 +9,23 @@
 #include <leash/headers.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace leash {
+
+// Per-request overrides of transport_options' timeouts; an empty field keeps the transport's.
+struct request_timeouts {
+    std::optional<std::chrono::milliseconds> pool_wait;
+    std::optional<std::chrono::milliseconds> resolve;
+    std::optional<std::chrono::milliseconds> connect;  // per address tried
+    std::optional<std::chrono::milliseconds> tls_handshake;
+    std::optional<std::chrono::milliseconds> write;
+    std::optional<std::chrono::milliseconds> response_header;
+    std::optional<std::chrono::milliseconds> body_read;
+    // Total deadline, from async_send until the body's end; zero = off.
+    std::optional<std::chrono::milliseconds> total;
+};
 
 struct request {
     std::string method = "GET";
@@ -25,17 +39,25 @@ struct request {
     // without it.
     bool replayable = false;
 
-    // Overrides transport_options::request_timeout for this request when non-zero:
-    // a deadline for the whole exchange, from async_send until the body's end.
-    std::chrono::milliseconds timeout{0};
+    // Timeouts of this request that differ from the transport's.
+    request_timeouts timeouts;
 
-    static request get(std::string url) { return {"GET", std::move(url), {}, {}}; }
-    static request head(std::string url) { return {"HEAD", std::move(url), {}, {}}; }
-    static request post(std::string url, std::string body,
-                        std::string_view content_type = "application/json")
+    static request get(std::string url) { return make("GET", std::move(url)); }
+    static request head(std::string url) { return make("HEAD", std::move(url)); }
+    static request post(std::string url, std::string body, std::string_view content_type = "application/json")
     {
-        request r{"POST", std::move(url), {}, std::move(body)};
+        request r = make("POST", std::move(url));
+        r.body = std::move(body);
         r.headers.set("Content-Type", content_type);
+        return r;
+    }
+
+private:
+    static request make(std::string method, std::string url)
+    {
+        request r;
+        r.method = std::move(method);
+        r.url = std::move(url);
         return r;
     }
 };

@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace leash {
 
@@ -58,6 +60,10 @@ struct transport_options {
     // Transparent retries of a replayable request after a reused connection failed before
     // any response byte arrived. Each retry needs a fresh attempt; the last one is final.
     std::size_t max_stale_retries = 2;
+
+    // Fixed addresses for host names, used instead of DNS (like curl's --resolve):
+    // {"api.example.com", {"10.0.0.7", "10.0.0.8"}}. Tried in order, each under connect_timeout.
+    std::map<std::string, std::vector<std::string>> resolve_overrides;
 
     // Sent when the request has no User-Agent; empty = none.
     std::string user_agent = "leash/0.1";

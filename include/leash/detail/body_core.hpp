@@ -30,7 +30,7 @@ public:
 
     // A body still to be read from `conn`, leased from `owner`.
     body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
-              std::shared_ptr<connection> conn, clock::time_point deadline, bool close_after);
+              std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after);
 
     body_core(const body_core&) = delete;
     body_core& operator=(const body_core&) = delete;
@@ -64,6 +64,7 @@ private:
     phase_timer timer_;
     std::shared_ptr<transport_state> owner_;
     std::shared_ptr<connection> conn_;
+    clock::duration body_read_{};
     clock::time_point deadline_ = clock::time_point::max();
     bool close_after_ = false;
     std::string_view piece_;   // body bytes handed out by the parser, not yet read

@@ -16,6 +16,18 @@
 
 namespace leash::detail {
 
+// The time limits of one request: each phase's timeout and the total deadline.
+struct phase_limits {
+    clock::duration pool_wait{};
+    clock::duration resolve{};
+    clock::duration connect{};
+    clock::duration tls_handshake{};
+    clock::duration write{};
+    clock::duration response_header{};
+    clock::duration body_read{};
+    clock::time_point deadline = clock::time_point::max();
+};
+
 class phase_timer {
 public:
     explicit phase_timer(const asio::any_io_executor& ex)

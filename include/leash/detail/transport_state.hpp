@@ -81,6 +81,9 @@ public:
         , tls_(options_.tls)
         , reaper_(asio::make_strand(executor_))
     {
+        for (const auto& [host, addresses] : options_.resolve_overrides)
+            for (const auto& text : addresses)
+                resolve_overrides_[host].push_back(asio::ip::make_address(text));  // throws if invalid
     }
 
     const transport_options& options() const noexcept { return options_; }
@@ -122,16 +125,17 @@ private:
         bool reused = false;
     };
 
-    asio::awaitable<op_result<acquired>> acquire(const std::string& key, const url& u,
-                                                clock::time_point deadline, phase_timer& timer);
+    phase_limits resolve_limits(const request_timeouts& overrides) const;
+    asio::awaitable<op_result<acquired>> acquire(const std::string& key, const url& u, const phase_limits& limits,
+                                                phase_timer& timer);
     asio::awaitable<op_result<acquired>> dial_in_slot(const std::string& key, const url& u,
-                                                     clock::time_point deadline, phase_timer& timer);
-    asio::awaitable<std::error_code> dial(connection& c, const url& u, clock::time_point deadline,
+                                                     const phase_limits& limits, phase_timer& timer);
+    asio::awaitable<std::error_code> dial(connection& c, const url& u, const phase_limits& limits,
                                           phase_timer& timer);
-    asio::awaitable<std::error_code> handshake(connection& c, const url& u, clock::time_point deadline,
+    asio::awaitable<std::error_code> handshake(connection& c, const url& u, const phase_limits& limits,
                                                phase_timer& timer);
     asio::awaitable<std::error_code> exchange(connection& c, const request& req, bool head_request,
-                                              clock::time_point deadline, phase_timer& timer,
+                                              const phase_limits& limits, phase_timer& timer,
                                               attempt_facts& facts);
 
     // Under the lock: records a grant on its waiter; the caller wakes it after unlocking.
@@ -173,6 +177,7 @@ private:
     std::optional<clock::time_point> reaper_at_;
 
     tls_client tls_;
+    std::map<std::string, std::vector<asio::ip::address>> resolve_overrides_;
 
     asio::steady_timer reaper_;
 };
@@ -347,6 +352,25 @@ inline void transport_state::shutdown()
     asio::post(reaper_.get_executor(), [self = shared_from_this()] { self->reaper_.cancel(); });
 }
 
+inline phase_limits transport_state::resolve_limits(const request_timeouts& overrides) const
+{
+    auto pick = [](const std::optional<std::chrono::milliseconds>& o, std::chrono::milliseconds d) {
+        return std::chrono::duration_cast<clock::duration>(o.value_or(d));
+    };
+    phase_limits l;
+    l.pool_wait = pick(overrides.pool_wait, options_.pool_wait_timeout);
+    l.resolve = pick(overrides.resolve, options_.resolve_timeout);
+    l.connect = pick(overrides.connect, options_.connect_timeout);
+    l.tls_handshake = pick(overrides.tls_handshake, options_.tls_handshake_timeout);
+    l.write = pick(overrides.write, options_.write_timeout);
+    l.response_header = pick(overrides.response_header, options_.response_header_timeout);
+    l.body_read = pick(overrides.body_read, options_.body_read_timeout);
+    const auto total = overrides.total.value_or(options_.request_timeout);
+    if (total.count() > 0)
+        l.deadline = clock::now() + total;
+    return l;
+}
+
 inline asio::awaitable<op_result<response>> transport_state::send(request req)
 {
     co_await asio::this_coro::throw_if_cancelled(false);
@@ -360,8 +384,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
     if (auto bad = validate_request(req))
         co_return failed<response>(bad);
 
-    const auto timeout = req.timeout.count() > 0 ? req.timeout : options_.request_timeout;
-    const auto deadline = timeout.count() > 0 ? clock::now() + timeout : clock::time_point::max();
+    const auto limits = resolve_limits(req.timeouts);
     const std::string key = pool_key(*u);
     const bool head_request = req.method == "HEAD";
     const bool close_requested = req.headers.has_token("Connection", "close");
@@ -369,7 +392,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
     phase_timer timer(strand);
 
     for (std::size_t attempt = 0;; ++attempt) {
-        auto [acquire_error, got] = co_await acquire(key, *u, deadline, timer);
+        auto [acquire_error, got] = co_await acquire(key, *u, limits, timer);
         if (acquire_error) {
             count_timeout(acquire_error);
             co_return failed<response>(acquire_error);
@@ -386,7 +409,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
 
         attempt_facts facts;
         facts.connection_was_reused = got.reused;
-        ec = co_await exchange(c, req, head_request, deadline, timer, facts);
+        ec = co_await exchange(c, req, head_request, limits, timer, facts);
         if (is_canceled(co_await asio::this_coro::cancellation_state))
             ec = asio::error::operation_aborted;
         if (ec) {
@@ -421,14 +444,14 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
         } else {
             body_opened(key);
             r.body = body(std::make_shared<body_core>(strand, shared_from_this(), std::move(got.conn),
-                                                      deadline, close_requested));
+                                                      limits, close_requested));
         }
         co_return op_result<response>{std::error_code{}, std::move(r)};
     }
 }
 
 inline asio::awaitable<op_result<transport_state::acquired>>
-transport_state::acquire(const std::string& key, const url& u, clock::time_point deadline, phase_timer& timer)
+transport_state::acquire(const std::string& key, const url& u, const phase_limits& limits, phase_timer& timer)
 {
     const auto strand = co_await asio::this_coro::executor;
     for (;;) {
@@ -461,16 +484,16 @@ transport_state::acquire(const std::string& key, const url& u, clock::time_point
             continue;
         }
         case pool_type::outcome::dial:
-            co_return co_await dial_in_slot(key, u, deadline, timer);
+            co_return co_await dial_in_slot(key, u, limits, timer);
         case pool_type::outcome::wait:
             break;
         }
 
         // Queued: sleep until granted, failed, timed out or canceled.
-        auto until = clock::now() + options_.pool_wait_timeout;
+        auto until = clock::now() + limits.pool_wait;
         auto timeout_error = make_error_code(error::pool_wait_timeout);
-        if (deadline < until) {
-            until = deadline;
+        if (limits.deadline < until) {
+            until = limits.deadline;
             timeout_error = error::request_timeout;
         }
         waiter->timer.expires_at(until);
@@ -507,7 +530,7 @@ transport_state::acquire(const std::string& key, const url& u, clock::time_point
                 const bool reused = conn->requests > 0;
                 co_return op_result<acquired>{std::error_code{}, {std::move(conn), reused}};
             }
-            co_return co_await dial_in_slot(key, u, deadline, timer);
+            co_return co_await dial_in_slot(key, u, limits, timer);
         }
         if (failure)
             co_return failed<acquired>(failure);
@@ -519,10 +542,11 @@ transport_state::acquire(const std::string& key, const url& u, clock::time_point
 
 // Dials in a slot the pool reserved; the slot is released on failure.
 inline asio::awaitable<op_result<transport_state::acquired>>
-transport_state::dial_in_slot(const std::string& key, const url& u, clock::time_point deadline, phase_timer& timer)
+transport_state::dial_in_slot(const std::string& key, const url& u, const phase_limits& limits,
+                              phase_timer& timer)
 {
     auto c = std::make_shared<connection>(executor_, key);
-    auto ec = co_await dial(*c, u, deadline, timer);
+    auto ec = co_await dial(*c, u, limits, timer);
     if (!ec && is_canceled(co_await asio::this_coro::cancellation_state))
         ec = asio::error::operation_aborted;
     waiter_ptr next;
@@ -547,19 +571,25 @@ transport_state::dial_in_slot(const std::string& key, const url& u, clock::time_
     co_return op_result<acquired>{std::error_code{}, {std::move(c), false}};
 }
 
-inline asio::awaitable<std::error_code> transport_state::dial(connection& c, const url& u, clock::time_point deadline,
-                                                            phase_timer& timer)
+inline asio::awaitable<std::error_code> transport_state::dial(connection& c, const url& u,
+                                                            const phase_limits& limits, phase_timer& timer)
 {
     using asio::ip::tcp;
     const auto strand = co_await asio::this_coro::executor;
     std::error_code ec;
     std::vector<tcp::endpoint> endpoints;
     const auto address = asio::ip::make_address(u.host(), ec);
+    const auto overridden = resolve_overrides_.find(u.host());
     if (!ec) {
         endpoints.emplace_back(address, u.port());
+    } else if (overridden != resolve_overrides_.end()) {
+        for (const auto& a : overridden->second)
+            endpoints.emplace_back(a, u.port());
+        if (endpoints.empty())
+            co_return asio::error::host_not_found;
     } else {
         tcp::resolver resolver(strand);
-        timer.arm(options_.resolve_timeout, error::resolve_timeout, deadline, [&resolver] { resolver.cancel(); });
+        timer.arm(limits.resolve, error::resolve_timeout, limits.deadline, [&resolver] { resolver.cancel(); });
         ec = {};
         auto results = co_await resolver.async_resolve(u.host(), std::to_string(u.port()),
                                                        asio::redirect_error(asio::use_awaitable, ec));
@@ -573,21 +603,20 @@ inline asio::awaitable<std::error_code> transport_state::dial(connection& c, con
             co_return asio::error::host_not_found;
     }
 
+    // Each address gets its own connect_timeout; a failure or timeout moves on to the next.
     auto& socket = c.stream.socket();
-    timer.arm(options_.connect_timeout, error::connect_timeout, deadline, [&c] { c.stream.close(); });
     for (auto& ep : endpoints) {
         std::error_code ignored;
         socket.close(ignored);
         socket.open(ep.protocol(), ec);
         if (ec)
             continue;
+        timer.arm(limits.connect, error::connect_timeout, limits.deadline, [&c] { c.stream.close(); });
         co_await socket.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
-        if (!ec || timer.expired() || is_canceled(co_await asio::this_coro::cancellation_state))
+        if (auto t = timer.disarm())
+            ec = t;
+        if (!ec || ec == error::request_timeout || is_canceled(co_await asio::this_coro::cancellation_state))
             break;
-    }
-    if (auto t = timer.disarm()) {
-        c.stream.close();
-        co_return t;
     }
     if (ec) {
         c.stream.close();
@@ -595,12 +624,12 @@ inline asio::awaitable<std::error_code> transport_state::dial(connection& c, con
     }
     socket.set_option(tcp::no_delay(true), ec);
     if (u.is_https())
-        co_return co_await handshake(c, u, deadline, timer);
+        co_return co_await handshake(c, u, limits, timer);
     co_return std::error_code{};
 }
 
 inline asio::awaitable<std::error_code> transport_state::handshake(connection& c, const url& u,
-                                                                 clock::time_point deadline, phase_timer& timer)
+                                                                 const phase_limits& limits, phase_timer& timer)
 {
     auto& tls = c.stream.start_tls(tls_.context());
     c.tls_session = {&tls_, c.key};
@@ -609,7 +638,7 @@ inline asio::awaitable<std::error_code> transport_state::handshake(connection& c
         co_return ec;
     }
     std::error_code ec;
-    timer.arm(options_.tls_handshake_timeout, error::tls_handshake_timeout, deadline, [&c] { c.stream.close(); });
+    timer.arm(limits.tls_handshake, error::tls_handshake_timeout, limits.deadline, [&c] { c.stream.close(); });
     co_await tls.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     if (auto t = timer.disarm())
         ec = t;
@@ -631,7 +660,7 @@ inline asio::awaitable<std::error_code> transport_state::handshake(connection& c
 
 // Writes the request and reads until the final response head is complete.
 inline asio::awaitable<std::error_code> transport_state::exchange(connection& c, const request& req,
-                                                                bool head_request, clock::time_point deadline,
+                                                                bool head_request, const phase_limits& limits,
                                                                 phase_timer& timer, attempt_facts& facts)
 {
     c.parser.reset(head_request, {options_.max_response_header_bytes, options_.max_response_headers});
@@ -640,7 +669,7 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
 
     std::error_code ec;
     const std::array<asio::const_buffer, 2> out{asio::buffer(c.head), asio::buffer(req.body)};
-    timer.arm(options_.write_timeout, error::write_timeout, deadline, abort);
+    timer.arm(limits.write, error::write_timeout, limits.deadline, abort);
     const auto written = co_await asio::async_write(c.stream, out, asio::redirect_error(asio::use_awaitable, ec));
     facts.request_bytes_written = written > 0;
     if (auto t = timer.disarm())
@@ -648,7 +677,7 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
     if (ec)
         co_return ec;
 
-    timer.arm(options_.response_header_timeout, error::response_header_timeout, deadline, abort);
+    timer.arm(limits.response_header, error::response_header_timeout, limits.deadline, abort);
     while (!c.parser.headers_done()) {
         if (c.buffered_size() > 0) {
             const auto used = c.parser.feed(c.buffered_data(), c.buffered_size(), ec);
@@ -679,12 +708,13 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
 // body_core, which needs transport_state complete.
 
 inline body_core::body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
-                            std::shared_ptr<connection> conn, clock::time_point deadline, bool close_after)
+                            std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after)
     : strand_(std::move(strand))
     , timer_(strand_)
     , owner_(std::move(owner))
     , conn_(std::move(conn))
-    , deadline_(deadline)
+    , body_read_(limits.body_read)
+    , deadline_(limits.deadline)
     , close_after_(close_after)
     , done_(false)
 {
@@ -757,7 +787,7 @@ inline asio::awaitable<std::error_code> body_core::fill()
             co_return ec;
         }
         // Every buffered byte is parsed: read more.
-        timer_.arm(owner_->options().body_read_timeout, error::body_read_timeout, deadline_,
+        timer_.arm(body_read_, error::body_read_timeout, deadline_,
                    [&c] { c.stream.cancel(); });
         const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
         if (auto t = timer_.disarm())
