@@ -26,6 +26,7 @@ enum class error {
     pool_overloaded,          // max_pending_per_host waiters already queued for the host
     pool_wait_timeout,        // no connection became available within pool_wait_timeout
     shut_down,                // the transport was shut down
+    shutdown_incomplete,      // async_shutdown's grace period ended; remaining work was canceled
 
     // Timeouts, one per phase.
     resolve_timeout,          // name resolution exceeded resolve_timeout
@@ -70,6 +71,7 @@ inline const char* error_name(error e) noexcept
     case error::pool_overloaded: return "pool_overloaded";
     case error::pool_wait_timeout: return "pool_wait_timeout";
     case error::shut_down: return "shut_down";
+    case error::shutdown_incomplete: return "shutdown_incomplete";
     case error::resolve_timeout: return "resolve_timeout";
     case error::connect_timeout: return "connect_timeout";
     case error::tls_handshake_timeout: return "tls_handshake_timeout";
@@ -105,6 +107,7 @@ inline const char* error_message(error e) noexcept
     case error::pool_overloaded: return "too many requests waiting for a connection to this host";
     case error::pool_wait_timeout: return "timed out waiting for a pooled connection";
     case error::shut_down: return "the transport was shut down";
+    case error::shutdown_incomplete: return "work still in flight at the shutdown deadline was canceled";
     case error::resolve_timeout: return "name resolution timed out";
     case error::connect_timeout: return "connect timed out";
     case error::tls_handshake_timeout: return "TLS handshake timed out";

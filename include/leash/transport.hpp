@@ -63,8 +63,20 @@ public:
         return detail::spawn_operation<response>(strand, state_->send(std::move(req)), std::forward<Token>(token));
     }
 
-    // Closes idle connections, fails waiters, refuses new requests. Idempotent.
+    // Closes idle connections, fails waiters (error::shut_down), refuses new requests; does
+    // not wait. Requests in flight finish; their connections are then closed. Idempotent.
     void shutdown() { state_->shutdown(); }
+
+    // shutdown(), then completes with (std::error_code) once nothing is in flight any more
+    // (no request, dial or body holding a connection), or once `grace` has passed: then every
+    // remaining connection is closed, the operations using them fail with error::shut_down,
+    // and this completes with error::shutdown_incomplete. Canceling it only stops the wait.
+    template <class Token = asio::default_completion_token_t<executor_type>>
+    auto async_shutdown(std::chrono::milliseconds grace, Token&& token = {})
+    {
+        return detail::spawn_operation(asio::make_strand(state_->executor()), state_->drain(grace),
+                                       std::forward<Token>(token));
+    }
 
     // A consistent snapshot of the pool's gauges and counters.
     transport_stats stats() const { return state_->stats(); }

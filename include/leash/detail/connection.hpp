@@ -30,6 +30,8 @@ public:
     tls_session_slot tls_session;   // where TLS sessions received here are cached
     bool tls_established = false;   // handshake completed: a close sends close_notify
     std::size_t requests = 0;       // requests started on this connection
+    asio::any_io_executor owner;    // strand of the request or body using it (under the pool's lock)
+    bool killed = false;            // closed by a shutdown deadline (on the owner strand)
     clock::duration idle_timeout{}; // for the pool; the server's hint may shorten it
 
     // --- read buffer: bytes [begin, end) are received but not yet parsed ---

@@ -223,6 +223,8 @@ public:
     }
 
     bool is_shut_down() const noexcept { return shut_down_; }
+    // Nothing at all: no connection, dial, waiter or body on any host.
+    bool empty() const noexcept { return hosts_.empty(); }
 
     // A response body started / stopped holding a connection of `key` (gauge only).
     void body_opened(const std::string& key) { ++hosts_.at(key).live_bodies; }

@@ -42,4 +42,24 @@ auto spawn_operation(asio::any_io_executor ex, asio::awaitable<op_result<T>> op,
         token, std::move(ex), std::move(op));
 }
 
+// The same for an operation whose only result is an error code: void(std::error_code).
+template <class Token>
+auto spawn_operation(asio::any_io_executor ex, asio::awaitable<std::error_code> op, Token&& token)
+{
+    return asio::async_initiate<Token, void(std::error_code)>(
+        [](auto handler, asio::any_io_executor ex, asio::awaitable<std::error_code> op) {
+            auto slot = asio::get_associated_cancellation_slot(handler);
+            auto handler_ex = asio::get_associated_executor(handler, ex);
+            asio::co_spawn(ex, std::move(op),
+                           asio::bind_cancellation_slot(
+                               slot, asio::bind_executor(handler_ex, [h = std::move(handler)](std::exception_ptr e,
+                                                                                              std::error_code ec) mutable {
+                                   if (e)
+                                       std::rethrow_exception(e);
+                                   std::move(h)(ec);
+                               })));
+        },
+        token, std::move(ex), std::move(op));
+}
+
 } // namespace leash::detail

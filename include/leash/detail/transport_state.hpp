@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace leash::detail {
@@ -104,12 +105,20 @@ public:
     }
     void body_closed(const std::string& key)
     {
-        std::lock_guard lock(mutex_);
-        pool_.body_closed(key);
+        std::vector<waiter_ptr> drained;
+        {
+            std::lock_guard lock(mutex_);
+            pool_.body_closed(key);
+            drained = take_drained();
+        }
+        wake(drained);
     }
     void count_timeout(std::error_code ec);
 
     void shutdown();
+    // shutdown(), then waits until nothing is in flight, at most `grace`; then closes what
+    // remains (error::shutdown_incomplete).
+    asio::awaitable<std::error_code> drain(clock::duration grace);
 
     transport_stats stats() const
     {
@@ -152,6 +161,18 @@ private:
         if (w)
             asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
     }
+    // Under the lock: once shut down and empty, the drain waiters are due.
+    std::vector<waiter_ptr> take_drained()
+    {
+        if (!pool_.is_shut_down() || !pool_.empty())
+            return {};
+        return std::exchange(drain_waiters_, {});
+    }
+    static void wake(const std::vector<waiter_ptr>& ws)
+    {
+        for (auto& w : ws)
+            wake(w);
+    }
 
     void close_all(std::vector<pool_type::closing>& list)
     {
@@ -175,6 +196,9 @@ private:
     transport_stats counters_;
     std::size_t open_now_ = 0;
     std::optional<clock::time_point> reaper_at_;
+
+    std::vector<waiter_ptr> drain_waiters_;  // async_shutdown calls waiting for the pool to empty
+    std::unordered_map<connection*, std::weak_ptr<connection>> live_;  // every connection not yet retired
 
     tls_client tls_;
     std::map<std::string, std::vector<asio::ip::address>> resolve_overrides_;
@@ -222,6 +246,7 @@ inline void transport_state::release(connection_ptr c, bool reusable)
 {
     std::vector<pool_type::closing> to_close;
     waiter_ptr woken;
+    std::vector<waiter_ptr> drained;
     {
         std::lock_guard lock(mutex_);
         const auto now = clock::now();
@@ -232,25 +257,34 @@ inline void transport_state::release(connection_ptr c, bool reusable)
             count_closed(x.reason);
         if (pool_.idle_total() > 0)
             after_idle_change(expiry);
+        drained = take_drained();
     }
     close_all(to_close);
     wake(woken);
+    wake(drained);
 }
 
 inline void transport_state::close_leased(connection_ptr c, close_reason why)
 {
     waiter_ptr woken;
+    std::vector<waiter_ptr> drained;
     {
         std::lock_guard lock(mutex_);
         count_closed(why);
         woken = settle(pool_.closed(c->key));
+        drained = take_drained();
     }
     retire(std::move(c), why);
     wake(woken);
+    wake(drained);
 }
 
 inline void transport_state::retire(connection_ptr c, close_reason why)
 {
+    {
+        std::lock_guard lock(mutex_);
+        live_.erase(c.get());
+    }
     const bool broken = why == close_reason::error || why == close_reason::dead_at_checkout;
     if (c->stream.is_tls()) {
         SSL* ssl = c->stream.tls().native_handle();
@@ -371,6 +405,50 @@ inline phase_limits transport_state::resolve_limits(const request_timeouts& over
     return l;
 }
 
+inline asio::awaitable<std::error_code> transport_state::drain(clock::duration grace)
+{
+    co_await asio::this_coro::throw_if_cancelled(false);
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    shutdown();
+    auto w = std::make_shared<pool_waiter>(co_await asio::this_coro::executor);
+    {
+        std::lock_guard lock(mutex_);
+        if (pool_.empty())
+            co_return std::error_code{};
+        drain_waiters_.push_back(w);
+    }
+    w->timer.expires_after(grace);
+    std::error_code ec;
+    co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+
+    const bool canceled = is_canceled(co_await asio::this_coro::cancellation_state);
+    std::vector<connection_ptr> remaining;
+    {
+        std::lock_guard lock(mutex_);
+        std::erase(drain_waiters_, w);
+        if (pool_.empty())
+            co_return std::error_code{};
+        if (canceled)
+            co_return asio::error::operation_aborted;  // stop waiting; the shutdown stands
+        for (auto& [raw, weak] : live_)
+            if (auto c = weak.lock())
+                remaining.push_back(std::move(c));
+    }
+    // Each connection is closed on the strand that uses it; its operation fails with shut_down.
+    for (auto& c : remaining) {
+        asio::any_io_executor owner;
+        {
+            std::lock_guard lock(mutex_);
+            owner = c->owner;
+        }
+        asio::post(owner, [c] {
+            c->killed = true;
+            c->stream.close();
+        });
+    }
+    co_return error::shutdown_incomplete;
+}
+
 inline asio::awaitable<op_result<response>> transport_state::send(request req)
 {
     co_await asio::this_coro::throw_if_cancelled(false);
@@ -410,7 +488,9 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
         attempt_facts facts;
         facts.connection_was_reused = got.reused;
         ec = co_await exchange(c, req, head_request, limits, timer, facts);
-        if (is_canceled(co_await asio::this_coro::cancellation_state))
+        if (c.killed)
+            ec = error::shut_down;
+        else if (is_canceled(co_await asio::this_coro::cancellation_state))
             ec = asio::error::operation_aborted;
         if (ec) {
             close_leased(std::move(got.conn), close_reason::error);
@@ -464,6 +544,8 @@ transport_state::acquire(const std::string& key, const url& u, const phase_limit
                 waiter = std::make_shared<pool_waiter>(strand);
                 return waiter;
             });
+            if (res.conn)
+                (*res.conn)->owner = strand;
             for (auto& x : expired)
                 count_closed(x.reason);
             if (res.what == pool_type::outcome::overloaded)
@@ -498,19 +580,29 @@ transport_state::acquire(const std::string& key, const url& u, const phase_limit
         }
         waiter->timer.expires_at(until);
         std::error_code wait_ec;
-        co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+        // (A cancellation emitted while no operation was pending is only recorded in the
+        // state: check it before every wait.)
+        if (is_canceled(co_await asio::this_coro::cancellation_state))
+            wait_ec = asio::error::operation_aborted;
+        else
+            co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
 
         bool granted;
         connection_ptr conn;
         std::error_code failure;
+        std::vector<waiter_ptr> drained;
         {
             std::lock_guard lock(mutex_);
             if (!waiter->granted && !waiter->failure)
                 pool_.cancel_wait(key, waiter);
             granted = waiter->granted;
             conn = std::move(waiter->conn);
+            if (conn)
+                conn->owner = strand;
             failure = waiter->failure;
+            drained = take_drained();
         }
+        wake(drained);
         const bool canceled = is_canceled(co_await asio::this_coro::cancellation_state);
         if (granted) {
             if (canceled) {  // hand the grant back
@@ -521,8 +613,10 @@ transport_state::acquire(const std::string& key, const url& u, const phase_limit
                     {
                         std::lock_guard lock(mutex_);
                         next = settle(pool_.dial_failed(key));
+                        drained = take_drained();
                     }
                     wake(next);
+                    wake(drained);
                 }
                 co_return failed<acquired>(asio::error::operation_aborted);
             }
@@ -546,10 +640,19 @@ transport_state::dial_in_slot(const std::string& key, const url& u, const phase_
                               phase_timer& timer)
 {
     auto c = std::make_shared<connection>(executor_, key);
+    const auto strand = co_await asio::this_coro::executor;
+    {
+        std::lock_guard lock(mutex_);
+        c->owner = strand;
+        live_.emplace(c.get(), c);
+    }
     auto ec = co_await dial(*c, u, limits, timer);
-    if (!ec && is_canceled(co_await asio::this_coro::cancellation_state))
+    if (c->killed)
+        ec = error::shut_down;
+    else if (!ec && is_canceled(co_await asio::this_coro::cancellation_state))
         ec = asio::error::operation_aborted;
     waiter_ptr next;
+    std::vector<waiter_ptr> drained;
     {
         std::lock_guard lock(mutex_);
         if (!ec && pool_.is_shut_down())
@@ -557,6 +660,8 @@ transport_state::dial_in_slot(const std::string& key, const url& u, const phase_
         if (ec) {
             ++counters_.dial_failures;
             next = settle(pool_.dial_failed(key));
+            live_.erase(c.get());
+            drained = take_drained();
         } else {
             pool_.dial_succeeded(key);
             ++counters_.connections_opened;
@@ -564,6 +669,7 @@ transport_state::dial_in_slot(const std::string& key, const url& u, const phase_
         }
     }
     wake(next);
+    wake(drained);
     if (ec) {
         c->stream.close();
         co_return failed<acquired>(ec);
@@ -588,6 +694,8 @@ inline asio::awaitable<std::error_code> transport_state::dial(connection& c, con
         if (endpoints.empty())
             co_return asio::error::host_not_found;
     } else {
+        if (is_canceled(co_await asio::this_coro::cancellation_state))
+            co_return asio::error::operation_aborted;
         tcp::resolver resolver(strand);
         timer.arm(limits.resolve, error::resolve_timeout, limits.deadline, [&resolver] { resolver.cancel(); });
         ec = {};
@@ -606,6 +714,10 @@ inline asio::awaitable<std::error_code> transport_state::dial(connection& c, con
     // Each address gets its own connect_timeout; a failure or timeout moves on to the next.
     auto& socket = c.stream.socket();
     for (auto& ep : endpoints) {
+        if (is_canceled(co_await asio::this_coro::cancellation_state)) {
+            ec = asio::error::operation_aborted;
+            break;
+        }
         std::error_code ignored;
         socket.close(ignored);
         socket.open(ep.protocol(), ec);
@@ -636,6 +748,10 @@ inline asio::awaitable<std::error_code> transport_state::handshake(connection& c
     if (auto ec = tls_.prepare(tls.native_handle(), u, c.tls_session)) {
         c.stream.close();
         co_return ec;
+    }
+    if (is_canceled(co_await asio::this_coro::cancellation_state)) {
+        c.stream.close();
+        co_return asio::error::operation_aborted;
     }
     std::error_code ec;
     timer.arm(limits.tls_handshake, error::tls_handshake_timeout, limits.deadline, [&c] { c.stream.close(); });
@@ -669,6 +785,8 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
 
     std::error_code ec;
     const std::array<asio::const_buffer, 2> out{asio::buffer(c.head), asio::buffer(req.body)};
+    if (is_canceled(co_await asio::this_coro::cancellation_state))
+        co_return asio::error::operation_aborted;
     timer.arm(limits.write, error::write_timeout, limits.deadline, abort);
     const auto written = co_await asio::async_write(c.stream, out, asio::redirect_error(asio::use_awaitable, ec));
     facts.request_bytes_written = written > 0;
@@ -685,6 +803,10 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
             if (ec)
                 break;
             continue;
+        }
+        if (is_canceled(co_await asio::this_coro::cancellation_state)) {
+            ec = asio::error::operation_aborted;
+            break;
         }
         const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
         // A TLS peer that vanished without close_notify ends the head just like EOF.
@@ -787,6 +909,10 @@ inline asio::awaitable<std::error_code> body_core::fill()
             co_return ec;
         }
         // Every buffered byte is parsed: read more.
+        if (is_canceled(co_await asio::this_coro::cancellation_state)) {
+            fail(asio::error::operation_aborted);
+            co_return asio::error::operation_aborted;
+        }
         timer_.arm(body_read_, error::body_read_timeout, deadline_,
                    [&c] { c.stream.cancel(); });
         const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
@@ -796,7 +922,9 @@ inline asio::awaitable<std::error_code> body_core::fill()
             ec = asio::error::operation_aborted;
         if (!conn_)  // closed while reading
             co_return closed_ ? std::error_code(error::body_closed) : failed_;
-        if (ec == asio::ssl::error::stream_truncated)  // TLS ended without close_notify: never a clean end
+        if (c.killed)
+            ec = error::shut_down;
+        else if (ec == asio::ssl::error::stream_truncated)  // TLS ended without close_notify: never a clean end
             ec = error::unexpected_eof;
         if (ec == asio::error::eof) {
             c.parser.feed_eof(ec);
