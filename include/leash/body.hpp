@@ -57,10 +57,10 @@ public:
                 break;
             }
         if (!core_)
-            return detail::spawn_operation<std::size_t>(
+            return detail::spawn_operation_on(
                 fallback_executor(token), closed_result<std::size_t>(), std::forward<Token>(token));
         ++core_->reads_in_flight;  // before initiation: close() from another thread must post
-        return detail::spawn_operation<std::size_t>(core_->executor(), read_some_op(core_, first),
+        return detail::spawn_operation_on(core_->executor(), read_some_op(core_, first),
                                                     std::forward<Token>(token));
     }
 
@@ -70,10 +70,10 @@ public:
     auto async_read_all(std::size_t limit, Token&& token = {})
     {
         if (!core_)
-            return detail::spawn_operation<std::string>(
+            return detail::spawn_operation_on(
                 fallback_executor(token), closed_result<std::string>(), std::forward<Token>(token));
         ++core_->reads_in_flight;
-        return detail::spawn_operation<std::string>(core_->executor(), read_all_op(core_, limit),
+        return detail::spawn_operation_on(core_->executor(), read_all_op(core_, limit),
                                                     std::forward<Token>(token));
     }
 
@@ -104,7 +104,7 @@ private:
     template <class Token>
     static asio::any_io_executor fallback_executor(Token& token)
     {
-        return asio::get_associated_executor(token, asio::system_executor());
+        return asio::make_strand(asio::get_associated_executor(token, asio::system_executor()));
     }
 
     template <class T>

@@ -59,8 +59,8 @@ public:
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_send(request req, Token&& token = {})
     {
-        auto strand = asio::make_strand(state_->executor());
-        return detail::spawn_operation<response>(strand, state_->send(std::move(req)), std::forward<Token>(token));
+        return detail::spawn_operation(state_->executor(), state_->send(std::move(req)),
+                                                 std::forward<Token>(token));
     }
 
     // Closes idle connections, fails waiters (error::shut_down), refuses new requests; does
@@ -74,7 +74,7 @@ public:
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_shutdown(std::chrono::milliseconds grace, Token&& token = {})
     {
-        return detail::spawn_operation(asio::make_strand(state_->executor()), state_->drain(grace),
+        return detail::spawn_operation(state_->executor(), state_->drain(grace),
                                        std::forward<Token>(token));
     }
 

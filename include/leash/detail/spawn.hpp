@@ -1,6 +1,12 @@
 // Runs an internal coroutine as an asynchronous operation with the Asio completion-token
-// surface: any token (callback, use_awaitable, use_future, deferred), signature
-// void(std::error_code, T), the handler's executor and cancellation slot respected.
+// surface: any token (callback, use_awaitable, use_future, deferred), the handler's executor
+// and cancellation slot respected. Completion signatures: void(std::error_code, T) for an
+// awaitable<op_result<T>>, void(std::error_code) for an awaitable<std::error_code>.
+//
+// spawn_operation runs the coroutine on a new strand of the handler's associated executor
+// (or of `ex` when the handler has none): when the handler's executor is a strand, the
+// operation is serialised with it, so a cancellation emitted there cannot race it.
+// spawn_operation_on runs it on exactly `strand` (for objects bound to one, like a body).
 #pragma once
 
 #include <asio.hpp>
@@ -8,6 +14,7 @@
 #include <exception>
 #include <system_error>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace leash::detail {
@@ -22,44 +29,70 @@ op_result<T> failed(std::error_code ec)
     return op_result<T>{ec, T{}};
 }
 
-template <class T, class Token>
-auto spawn_operation(asio::any_io_executor ex, asio::awaitable<op_result<T>> op, Token&& token)
+// Delivers a coroutine's result to a completion handler.
+template <class Handler>
+struct deliver {
+    Handler handler;
+
+    template <class T>
+    void operator()(std::exception_ptr e, op_result<T> r)
+    {
+        if (e)
+            std::rethrow_exception(e);
+        std::move(handler)(std::get<0>(r), std::move(std::get<1>(r)));
+    }
+    void operator()(std::exception_ptr e, std::error_code ec)
+    {
+        if (e)
+            std::rethrow_exception(e);
+        std::move(handler)(ec);
+    }
+};
+
+template <class R>
+struct signature_of;
+template <class T>
+struct signature_of<op_result<T>> {
+    using type = void(std::error_code, T);
+};
+template <>
+struct signature_of<std::error_code> {
+    using type = void(std::error_code);
+};
+
+// own_strand: run on a new strand of the handler's executor; else exactly on `ex`.
+template <class R, class Token>
+auto launch(bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op, Token&& token)
 {
-    return asio::async_initiate<Token, void(std::error_code, T)>(
-        [](auto handler, asio::any_io_executor ex, asio::awaitable<op_result<T>> op) {
+    return asio::async_initiate<Token, typename signature_of<R>::type>(
+        [](auto handler, bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op) {
             auto slot = asio::get_associated_cancellation_slot(handler);
             auto handler_ex = asio::get_associated_executor(handler, ex);
-            asio::co_spawn(
-                ex, std::move(op),
-                asio::bind_cancellation_slot(
-                    slot, asio::bind_executor(handler_ex, [h = std::move(handler)](std::exception_ptr e,
-                                                                                   op_result<T> r) mutable {
-                        if (e)
-                            std::rethrow_exception(e);
-                        std::move(h)(std::get<0>(r), std::move(std::get<1>(r)));
-                    })));
+            asio::any_io_executor run_on = ex;
+            if (own_strand) {
+                // Handler executors that are not I/O executors (use_future's) fall back to `ex`.
+                if constexpr (std::is_constructible_v<asio::any_io_executor, asio::strand<decltype(handler_ex)>>)
+                    run_on = asio::make_strand(handler_ex);
+                else
+                    run_on = asio::make_strand(ex);
+            }
+            asio::co_spawn(run_on, std::move(op),
+                           asio::bind_cancellation_slot(
+                               slot, asio::bind_executor(handler_ex, deliver<decltype(handler)>{std::move(handler)})));
         },
-        token, std::move(ex), std::move(op));
+        token, own_strand, std::move(ex), std::move(op));
 }
 
-// The same for an operation whose only result is an error code: void(std::error_code).
-template <class Token>
-auto spawn_operation(asio::any_io_executor ex, asio::awaitable<std::error_code> op, Token&& token)
+template <class R, class Token>
+auto spawn_operation(asio::any_io_executor ex, asio::awaitable<R> op, Token&& token)
 {
-    return asio::async_initiate<Token, void(std::error_code)>(
-        [](auto handler, asio::any_io_executor ex, asio::awaitable<std::error_code> op) {
-            auto slot = asio::get_associated_cancellation_slot(handler);
-            auto handler_ex = asio::get_associated_executor(handler, ex);
-            asio::co_spawn(ex, std::move(op),
-                           asio::bind_cancellation_slot(
-                               slot, asio::bind_executor(handler_ex, [h = std::move(handler)](std::exception_ptr e,
-                                                                                              std::error_code ec) mutable {
-                                   if (e)
-                                       std::rethrow_exception(e);
-                                   std::move(h)(ec);
-                               })));
-        },
-        token, std::move(ex), std::move(op));
+    return launch<R>(true, std::move(ex), std::move(op), std::forward<Token>(token));
+}
+
+template <class R, class Token>
+auto spawn_operation_on(asio::any_io_executor strand, asio::awaitable<R> op, Token&& token)
+{
+    return launch<R>(false, std::move(strand), std::move(op), std::forward<Token>(token));
 }
 
 } // namespace leash::detail
