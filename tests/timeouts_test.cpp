@@ -110,24 +110,15 @@ TEST_CASE("timeouts: the body-read timeout is re-armed by every read that makes 
 
 TEST_CASE("timeouts: write_timeout fires when the server does not read a large request body")
 {
-    // A listener that accepts but never reads: a 64 MiB body fills every buffer on the way.
-    asio::io_context accept_io;
-    asio::ip::tcp::acceptor acceptor(accept_io, {asio::ip::make_address("127.0.0.1"), 0});
-    asio::ip::tcp::socket accepted(accept_io);
-    acceptor.async_accept(accepted, [](std::error_code) {});
-    std::thread accepter([&] { accept_io.run_for(5s); });
-
+    silent_listener silent;  // a 64 MiB body fills every buffer on the way
     leash::transport_options o;
     o.write_timeout = 200ms;
     harness h({}, o);
     h.run([&]() -> asio::awaitable<void> {
-        auto req = leash::request::post("http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/",
-                                        std::string(64 << 20, 'b'));
-        auto r = co_await fetch(h.transport, std::move(req));
+        auto r = co_await fetch(h.transport, leash::request::post(silent.url(), std::string(64 << 20, 'b')));
         CHECK(r.ec == leash::error::write_timeout);
     }(), 10s);
-    accepter.join();
-    accepted.close();  // the test's own end of the stalled connection
     CHECK(h.transport.stats().timeouts.write == 1);
+    silent.close_held();
     h.require_clean_end();
 }

@@ -1,11 +1,13 @@
-// leash/leash.hpp - everything: transport, request, response, body, headers, url, errors.
+// leash/leash.hpp - everything: transport, client, request, response, body, headers, url, errors.
 #pragma once
 
 #include <leash/body.hpp>
+#include <leash/client.hpp>
 #include <leash/error.hpp>
 #include <leash/headers.hpp>
 #include <leash/request.hpp>
 #include <leash/response.hpp>
+#include <leash/retry_policy.hpp>
 #include <leash/stats.hpp>
 #include <leash/tls_error.hpp>
 #include <leash/tls_options.hpp>

@@ -1,0 +1,132 @@
+// leash/client.hpp - a convenience layer over a transport: a base URL, default headers and
+// application-level retries.
+//
+// client::async_send(request, token) completes with (std::error_code, response) like
+// transport::async_send. A request URL without a scheme ("/chat/completions") is appended to
+// client_options::base_url. Fields of default_headers are added unless the request has them.
+// A replayable request (see leash/request.hpp) that fails to connect, or is answered with one
+// of retry_policy::retry_statuses, is sent again after a backoff (or the delay the server
+// asks for with Retry-After / retry-after-ms); the body of a response that is retried is
+// discarded, never handed to the caller. The last outcome is delivered as it is.
+//
+// Thread safety and lifetime as for transport: the client owns its transport; destroying it
+// shuts the transport down (see transport.hpp). Cancellation is honoured during backoff too.
+#pragma once
+
+#include <leash/detail/retry.hpp>
+#include <leash/detail/retry_rules.hpp>
+#include <leash/detail/spawn.hpp>
+#include <leash/headers.hpp>
+#include <leash/request.hpp>
+#include <leash/response.hpp>
+#include <leash/retry_policy.hpp>
+#include <leash/transport.hpp>
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <string>
+
+namespace leash {
+
+struct client_options {
+    std::string base_url;       // prefix for request URLs without a scheme, e.g. "https://host/api/v3"
+    headers default_headers;    // e.g. Authorization; a request's own fields win
+    retry_policy retry;         // application-level retries (max 2 by default)
+    std::size_t max_discarded_body = 64 * 1024;  // a retried response's body is read up to this to keep its connection
+};
+
+class client {
+public:
+    using executor_type = leash::transport::executor_type;
+
+    explicit client(executor_type ex, client_options options = {}, transport_options topts = {})
+        : options_(std::move(options)), transport_(std::move(ex), std::move(topts))
+    {
+    }
+    template <class ExecutionContext>
+        requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
+    explicit client(ExecutionContext& ctx, client_options options = {}, transport_options topts = {})
+        : client(ctx.get_executor(), std::move(options), std::move(topts))
+    {
+    }
+
+    leash::transport& transport() noexcept { return transport_; }
+    const client_options& options() const noexcept { return options_; }
+
+    // Retries made by this client (not counting the transport's stale-connection retries).
+    std::uint64_t retries() const noexcept { return retries_.load(); }
+
+    template <class Token = asio::default_completion_token_t<executor_type>>
+    auto async_send(request req, Token&& token = {})
+    {
+        return detail::spawn_operation(transport_.get_executor(), send(std::move(req)),
+                                                 std::forward<Token>(token));
+    }
+
+private:
+    asio::awaitable<detail::op_result<response>> send(request req)
+    {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+        constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+        prepare(req);
+        const bool replayable = detail::is_replayable(req.method, req.headers, req.replayable);
+        for (std::size_t retries_done = 0;; ++retries_done) {
+            auto [ec, res] = co_await transport_.async_send(req, as_tuple);
+            const detail::attempt_outcome outcome{ec, ec ? 0 : res.status, ec ? nullptr : &res.headers};
+            const auto delay = detail::next_retry_delay(options_.retry, retries_done, outcome, replayable,
+                                                        std::chrono::system_clock::now(), random_unit());
+            if (!delay)
+                co_return detail::op_result<response>{ec, std::move(res)};
+
+            if (!ec) {  // discard the body, keeping the connection if it is short
+                auto [read_ec, ignored] = co_await res.body.async_read_all(options_.max_discarded_body, as_tuple);
+                (void)read_ec;
+                res.body.close();
+            }
+            if (detail::is_canceled(co_await asio::this_coro::cancellation_state))
+                co_return detail::failed<response>(asio::error::operation_aborted);
+            asio::steady_timer backoff(co_await asio::this_coro::executor, *delay);
+            auto [wait_ec] = co_await backoff.async_wait(as_tuple);
+            if (wait_ec)
+                co_return detail::failed<response>(asio::error::operation_aborted);
+            ++retries_;
+        }
+    }
+
+    // Resolves a relative URL against base_url and adds the default headers.
+    void prepare(request& req) const
+    {
+        const bool absolute = req.url.starts_with("http://") || req.url.starts_with("https://")
+            || req.url.starts_with("HTTP://") || req.url.starts_with("HTTPS://");
+        if (!absolute && !options_.base_url.empty()) {
+            std::string joined = options_.base_url;
+            if (!joined.empty() && joined.back() == '/' && req.url.starts_with('/'))
+                joined.pop_back();
+            else if (!joined.empty() && joined.back() != '/' && !req.url.empty() && !req.url.starts_with('/')
+                     && !req.url.starts_with('?'))
+                joined += '/';
+            req.url = joined + req.url;
+        }
+        for (const auto& f : options_.default_headers)
+            if (!req.headers.contains(f.name))
+                req.headers.append_unchecked(f.name, f.value);  // validated when the default was added
+    }
+
+    static double random_unit()
+    {
+        thread_local std::mt19937_64 engine{std::random_device{}()};
+        return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+    }
+
+    client_options options_;
+    leash::transport transport_;
+    std::atomic<std::uint64_t> retries_{0};
+};
+
+} // namespace leash

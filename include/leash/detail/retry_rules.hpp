@@ -1,0 +1,396 @@
+// The application-level retry decision, without I/O: given what happened on one attempt and
+// the retry_policy, how long to wait before sending the request again, if at all. Also the
+// parts it is made of: the server's requested delay (retry-after-ms, Retry-After), which
+// errors mean the request never reached the server, and the exponential backoff.
+// Everything here is pure: the caller passes the current time and a random number.
+#pragma once
+
+#include <leash/error.hpp>
+#include <leash/headers.hpp>
+#include <leash/retry_policy.hpp>
+
+#include <asio/error.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <system_error>
+
+namespace leash::detail {
+
+namespace retry_after {
+
+using ms_rep = std::chrono::milliseconds::rep;
+inline constexpr ms_rep max_ms = std::numeric_limits<ms_rep>::max();
+
+inline constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// a / b rounded towards negative infinity (b > 0).
+inline constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept
+{
+    return a / b - (a % b < 0 ? 1 : 0);
+}
+
+inline constexpr bool is_leap_year(std::int64_t y) noexcept
+{
+    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+}
+
+// Leap years in the proleptic Gregorian calendar from year 1 through year y (negative for
+// y < 0, so that differences work across year 0).
+inline constexpr std::int64_t leap_years_through(std::int64_t y) noexcept
+{
+    return floor_div(y, 4) - floor_div(y, 100) + floor_div(y, 400);
+}
+
+inline constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept
+{
+    constexpr unsigned lengths[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap_year(y) ? 29 : lengths[m - 1];
+}
+
+// Days from 1970-01-01 to y-m-d (proleptic Gregorian; m in 1..12, d in 1..31).
+inline constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
+{
+    // Days before the first of each month in a common year.
+    constexpr unsigned month_start[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    return 365 * (y - 1970) + (leap_years_through(y - 1) - leap_years_through(1969))
+        + month_start[m - 1] + (m > 2 && is_leap_year(y) ? 1 : 0) + (d - 1);
+}
+
+// The calendar year that contains the given day (days from 1970-01-01).
+inline constexpr std::int64_t year_of_day(std::int64_t day) noexcept
+{
+    // 146097 days per 400 years; the estimate is off by at most one either way.
+    std::int64_t y = 1970 + floor_div(day * 400, 146097);
+    while (days_from_civil(y, 1, 1) > day)
+        --y;
+    while (days_from_civil(y + 1, 1, 1) <= day)
+        ++y;
+    return y;
+}
+
+// A cursor over a header value that consumes exact pieces of the date grammar. Every
+// function returns false, without a partial result being used, when the input differs.
+class date_reader {
+public:
+    explicit date_reader(std::string_view s) noexcept : s_(s) {}
+
+    bool done() const noexcept { return s_.empty(); }
+
+    bool literal(std::string_view lit) noexcept
+    {
+        if (s_.substr(0, lit.size()) != lit)
+            return false;
+        s_.remove_prefix(lit.size());
+        return true;
+    }
+
+    // Exactly n digits.
+    bool digits(std::size_t n, unsigned& out) noexcept
+    {
+        if (s_.size() < n)
+            return false;
+        unsigned v = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!is_digit(s_[i]))
+                return false;
+            v = v * 10 + static_cast<unsigned>(s_[i] - '0');
+        }
+        s_.remove_prefix(n);
+        out = v;
+        return true;
+    }
+
+    // One of the names (case-sensitive, as RFC 9110 defines them); out is its index.
+    template <std::size_t N>
+    bool one_of(const std::array<std::string_view, N>& names, unsigned& out) noexcept
+    {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (literal(names[i])) {
+                out = static_cast<unsigned>(i);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // The month name; out is 1..12.
+    bool month(unsigned& out) noexcept
+    {
+        static constexpr std::array<std::string_view, 12> names{
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        if (!one_of(names, out))
+            return false;
+        ++out;
+        return true;
+    }
+
+    bool short_day_name() noexcept
+    {
+        static constexpr std::array<std::string_view, 7> names{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+        unsigned ignored = 0;
+        return one_of(names, ignored);
+    }
+
+    bool long_day_name() noexcept
+    {
+        static constexpr std::array<std::string_view, 7> names{"Monday", "Tuesday", "Wednesday", "Thursday",
+                                                               "Friday", "Saturday", "Sunday"};
+        unsigned ignored = 0;
+        return one_of(names, ignored);
+    }
+
+    // hour ":" minute ":" second, 00:00:00 to 23:59:60 (leap second).
+    bool time_of_day(unsigned& h, unsigned& m, unsigned& s) noexcept
+    {
+        return digits(2, h) && literal(":") && digits(2, m) && literal(":") && digits(2, s) && h <= 23
+            && m <= 59 && s <= 60;
+    }
+
+private:
+    std::string_view s_;
+};
+
+struct civil_time {
+    std::int64_t year = 0;
+    unsigned month = 0, day = 0, hour = 0, minute = 0, second = 0;
+};
+
+// Seconds since the epoch, or nullopt if the day does not exist in that month.
+inline std::optional<std::int64_t> to_epoch_seconds(const civil_time& t) noexcept
+{
+    if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > days_in_month(t.year, t.month))
+        return std::nullopt;
+    return days_from_civil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
+}
+
+// IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+inline std::optional<std::int64_t> parse_imf_fixdate(std::string_view v) noexcept
+{
+    date_reader r(v);
+    civil_time t;
+    unsigned year = 0;
+    if (r.short_day_name() && r.literal(", ") && r.digits(2, t.day) && r.literal(" ") && r.month(t.month)
+        && r.literal(" ") && r.digits(4, year) && r.literal(" ") && r.time_of_day(t.hour, t.minute, t.second)
+        && r.literal(" GMT") && r.done()) {
+        t.year = year;
+        return to_epoch_seconds(t);
+    }
+    return std::nullopt;
+}
+
+// Obsolete RFC 850 date: "Sunday, 06-Nov-94 08:49:37 GMT". The two-digit year is the one
+// nearest `now_year` that is at most 50 years in the future (RFC 9110 section 5.6.7).
+inline std::optional<std::int64_t> parse_rfc850_date(std::string_view v, std::int64_t now_year) noexcept
+{
+    date_reader r(v);
+    civil_time t;
+    unsigned yy = 0;
+    if (r.long_day_name() && r.literal(", ") && r.digits(2, t.day) && r.literal("-") && r.month(t.month)
+        && r.literal("-") && r.digits(2, yy) && r.literal(" ") && r.time_of_day(t.hour, t.minute, t.second)
+        && r.literal(" GMT") && r.done()) {
+        t.year = floor_div(now_year, 100) * 100 + yy;
+        if (t.year > now_year + 50)
+            t.year -= 100;
+        return to_epoch_seconds(t);
+    }
+    return std::nullopt;
+}
+
+// Obsolete asctime date: "Sun Nov  6 08:49:37 1994" (day as two digits or space and digit;
+// the time is GMT).
+inline std::optional<std::int64_t> parse_asctime_date(std::string_view v) noexcept
+{
+    date_reader r(v);
+    civil_time t;
+    unsigned year = 0;
+    if (!(r.short_day_name() && r.literal(" ") && r.month(t.month) && r.literal(" ")))
+        return std::nullopt;
+    if (!(r.literal(" ") ? r.digits(1, t.day) : r.digits(2, t.day)))
+        return std::nullopt;
+    if (r.literal(" ") && r.time_of_day(t.hour, t.minute, t.second) && r.literal(" ") && r.digits(4, year)
+        && r.done()) {
+        t.year = year;
+        return to_epoch_seconds(t);
+    }
+    return std::nullopt;
+}
+
+// An HTTP-date in any of the three forms, as seconds since the epoch. The day name is
+// checked for spelling but not against the date.
+inline std::optional<std::int64_t> parse_http_date(std::string_view v, std::int64_t now_year) noexcept
+{
+    if (auto t = parse_imf_fixdate(v))
+        return t;
+    if (auto t = parse_rfc850_date(v, now_year))
+        return t;
+    return parse_asctime_date(v);
+}
+
+// 1*DIGIT, as long as value * scale fits in milliseconds.
+inline std::optional<ms_rep> parse_decimal(std::string_view& v, ms_rep scale) noexcept
+{
+    if (v.empty() || !is_digit(v.front()))
+        return std::nullopt;
+    const ms_rep limit = max_ms / scale;
+    ms_rep value = 0;
+    while (!v.empty() && is_digit(v.front())) {
+        const ms_rep d = v.front() - '0';
+        if (value > (limit - d) / 10)
+            return std::nullopt;
+        value = value * 10 + d;
+        v.remove_prefix(1);
+    }
+    return value * scale;
+}
+
+// retry-after-ms: 1*DIGIT [ "." 1*DIGIT ] milliseconds. A fraction rounds up, so the
+// retry is never earlier than asked.
+inline std::optional<std::chrono::milliseconds> parse_retry_after_ms(std::string_view v) noexcept
+{
+    v = trim_ows(v);
+    auto whole = parse_decimal(v, 1);
+    if (!whole)
+        return std::nullopt;
+    bool fraction = false;
+    if (!v.empty() && v.front() == '.') {
+        v.remove_prefix(1);
+        if (v.empty() || !is_digit(v.front()))
+            return std::nullopt;
+        for (; !v.empty() && is_digit(v.front()); v.remove_prefix(1))
+            fraction = fraction || v.front() != '0';
+    }
+    if (!v.empty())
+        return std::nullopt;
+    if (fraction) {
+        if (*whole == max_ms)
+            return std::nullopt;
+        ++*whole;
+    }
+    return std::chrono::milliseconds(*whole);
+}
+
+// Retry-After: delta-seconds or HTTP-date, relative to now.
+inline std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v,
+                                                                  std::chrono::system_clock::time_point now) noexcept
+{
+    v = trim_ows(v);
+    if (!v.empty() && is_digit(v.front())) {
+        auto ms = parse_decimal(v, 1000);
+        if (!ms || !v.empty())
+            return std::nullopt;
+        return std::chrono::milliseconds(*ms);
+    }
+    // Whole milliseconds, rounded down, so a sub-millisecond part of now lengthens the delay
+    // rather than shortening it.
+    // Clamped far beyond any real clock reading (about 36 million years either way), so that
+    // the arithmetic below stays in range whatever the clock's representation.
+    constexpr std::int64_t now_limit = std::int64_t{1} << 60;
+    const std::int64_t now_ms = std::clamp<std::int64_t>(
+        std::chrono::floor<std::chrono::milliseconds>(now.time_since_epoch()).count(), -now_limit, now_limit);
+    const auto date = parse_http_date(v, year_of_day(floor_div(now_ms, 86400000)));
+    if (!date)
+        return std::nullopt;
+    // The year has four digits or lies within a century of now's, so |date * 1000| stays
+    // below 2e18 and neither this product nor the difference can overflow.
+    const std::int64_t diff = *date * 1000 - now_ms;
+    return std::chrono::milliseconds(diff > 0 ? diff : 0);
+}
+
+} // namespace retry_after
+
+// The delay a server asked for before the request is sent again: "retry-after-ms:
+// <milliseconds>" (non-negative decimal, may have a fraction, which rounds up) when present
+// and valid, else "Retry-After: <delta-seconds>" or "Retry-After: <HTTP-date>" (RFC 9110
+// sections 10.2.3 and 5.6.7: IMF-fixdate and the obsolete RFC 850 and asctime forms),
+// relative to now. A date in the past gives zero. A malformed value (negative, not a
+// number, overflowing, a field out of range, a day that does not exist) gives nullopt.
+// Only the first field of each name counts.
+inline std::optional<std::chrono::milliseconds> server_retry_delay(const headers& h,
+                                                                   std::chrono::system_clock::time_point now)
+{
+    if (auto v = h.get("retry-after-ms"))
+        if (auto d = retry_after::parse_retry_after_ms(*v))
+            return d;
+    if (auto v = h.get("Retry-After"))
+        return retry_after::parse_retry_after(*v, now);
+    return std::nullopt;
+}
+
+// True if the error means the request never reached the server, so sending it again cannot
+// repeat its effect: connect or resolve timeout, connection refused, host or network
+// unreachable, network down, temporary name resolution failure. TLS failures (including
+// tls_handshake_timeout) are not: the server may be the wrong one, and retrying will not
+// change that.
+inline bool is_connect_failure(const std::error_code& ec) noexcept
+{
+    return ec == error::connect_timeout || ec == error::resolve_timeout || ec == asio::error::connection_refused
+        || ec == asio::error::host_unreachable || ec == asio::error::network_unreachable
+        || ec == asio::error::network_down || ec == asio::error::host_not_found_try_again;
+}
+
+// The backoff before retry number `retry` (0 = first retry): min(max_backoff,
+// initial_backoff * backoff_multiplier^retry), less jitter * random_unit of itself.
+// jitter and random_unit are clamped to [0, 1] (NaN counts as 0). Never negative (a negative
+// or NaN product counts as zero) and never overflows, however large `retry` is.
+inline std::chrono::milliseconds backoff_delay(const retry_policy& p, std::size_t retry, double random_unit) noexcept
+{
+    const auto clamp_unit = [](double x) { return x > 0 ? (x < 1 ? x : 1.0) : 0.0; };
+    const auto cap = std::max<retry_after::ms_rep>(p.max_backoff.count(), 0);
+    const auto initial = std::max<retry_after::ms_rep>(p.initial_backoff.count(), 0);
+
+    double delay = 0;
+    if (initial > 0) {
+        delay = static_cast<double>(initial) * std::pow(p.backoff_multiplier, static_cast<double>(retry));
+        if (!(delay > 0))
+            delay = 0;
+    }
+    // Cap while still in double: the product may be infinite or beyond the range of the
+    // representation.
+    const retry_after::ms_rep base = delay < static_cast<double>(cap) ? static_cast<retry_after::ms_rep>(delay) : cap;
+    const double cut = static_cast<double>(base) * clamp_unit(p.jitter) * clamp_unit(random_unit);
+    if (!(cut < static_cast<double>(base)))
+        return std::chrono::milliseconds(0);
+    // cut < base here, so the conversion cannot overflow and the result is not negative.
+    return std::chrono::milliseconds(base - static_cast<retry_after::ms_rep>(cut));
+}
+
+// What happened on one attempt.
+struct attempt_outcome {
+    std::error_code error;                     // set if no response arrived
+    int status = 0;                            // the response status, if one arrived
+    const headers* response_headers = nullptr; // that response's headers
+};
+
+// The delay before the next attempt, or nullopt to stop and hand the outcome to the caller.
+// Retries only if retries_done < p.max_retries, the request is replayable, and either the
+// attempt failed with a connect failure (see is_connect_failure) and p.retry_connect_failures
+// is set, or a response arrived with a status in p.retry_statuses. The delay is the server's
+// (server_retry_delay of the response headers) when present and at most p.max_retry_after,
+// else backoff_delay(p, retries_done, random_unit).
+inline std::optional<std::chrono::milliseconds> next_retry_delay(const retry_policy& p, std::size_t retries_done,
+                                                                 const attempt_outcome& outcome, bool replayable,
+                                                                 std::chrono::system_clock::time_point now,
+                                                                 double random_unit)
+{
+    if (retries_done >= p.max_retries || !replayable)
+        return std::nullopt;
+    const bool retryable = outcome.error
+        ? p.retry_connect_failures && is_connect_failure(outcome.error)
+        : std::find(p.retry_statuses.begin(), p.retry_statuses.end(), outcome.status) != p.retry_statuses.end();
+    if (!retryable)
+        return std::nullopt;
+    if (outcome.response_headers)
+        if (auto d = server_retry_delay(*outcome.response_headers, now); d && *d <= p.max_retry_after)
+            return d;
+    return backoff_delay(p, retries_done, random_unit);
+}
+
+} // namespace leash::detail

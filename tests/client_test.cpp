@@ -1,0 +1,157 @@
+// The convenience client: base URL, default headers, application-level retries.
+#include <leash/client.hpp>
+#include <support/harness.hpp>
+
+using namespace leash::test;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+leash::client_options fast_retries(std::string base_url)
+{
+    leash::client_options o;
+    o.base_url = std::move(base_url);
+    o.retry.initial_backoff = 5ms;
+    o.retry.max_backoff = 20ms;
+    return o;
+}
+
+asio::awaitable<fetched> fetch(leash::client& c, leash::request req)
+{
+    auto [ec, res] = co_await c.async_send(std::move(req), as_tuple);
+    if (ec)
+        co_return fetched{ec, 0, {}};
+    auto [read_ec, text] = co_await res.body.async_read_all(1 << 20, as_tuple);
+    co_return fetched{read_ec, res.status, std::move(text)};
+}
+
+// Answers with each reply in turn, then 200 "done".
+test_server::handler in_turn(std::vector<reply> replies)
+{
+    auto state = std::make_shared<std::pair<std::mutex, std::vector<reply>>>();
+    state->second = std::move(replies);
+    return [state](const received_request&) {
+        std::lock_guard lock(state->first);
+        if (state->second.empty())
+            return reply::ok("done");
+        auto r = state->second.front();
+        state->second.erase(state->second.begin());
+        return r;
+    };
+}
+
+} // namespace
+
+TEST_CASE("client: relative URLs join the base URL and default headers are added")
+{
+    test_server server;
+    asio::io_context ioc;
+    auto o = fast_retries(server.url("/api/v3"));
+    o.default_headers.set("Authorization", "Bearer k");
+    o.default_headers.set("X-Team", "a");
+    leash::client c(ioc, o);
+    auto req = leash::request::post("/chat/completions", "{}");
+    req.headers.set("X-Team", "b");
+    auto r = run(ioc, fetch(c, std::move(req)));
+    CHECK_FALSE(r.ec);
+    auto got = server.requests().at(0);
+    CHECK(got.target == "/api/v3/chat/completions");
+    CHECK(got.header("Authorization") == "Bearer k");
+    CHECK(got.header("X-Team") == "b");
+    c.transport().shutdown();
+}
+
+TEST_CASE("client: 429 with Retry-After, then 503, then 200: retried to success")
+{
+    test_server server(in_turn({reply::status(429, "slow down", {{"Retry-After", "0"}}),
+                                reply::status(503, "busy", {{"retry-after-ms", "30"}})}));
+    asio::io_context ioc;
+    leash::client c(ioc, fast_retries(server.url()));
+    const auto start = clock_type::now();
+    auto r = run(ioc, fetch(c, leash::request::get("/models")));
+    CHECK_FALSE(r.ec);
+    CHECK(r.status == 200);
+    CHECK(r.body == "done");
+    CHECK(c.retries() == 2);
+    CHECK(server.request_count() == 3);
+    CHECK(clock_type::now() - start >= 30ms);  // the server's retry-after-ms was honoured
+    CHECK(server.accepted() == 1);             // discarded bodies kept the connection
+    c.transport().shutdown();
+}
+
+TEST_CASE("client: retries stop after max_retries and the last response is delivered")
+{
+    test_server server([](const received_request&) { return reply::status(503, "busy"); });
+    asio::io_context ioc;
+    leash::client c(ioc, fast_retries(server.url()));
+    auto r = run(ioc, fetch(c, leash::request::get("/")));
+    CHECK_FALSE(r.ec);
+    CHECK(r.status == 503);
+    CHECK(r.body == "busy");
+    CHECK(server.request_count() == 3);
+    c.transport().shutdown();
+}
+
+TEST_CASE("client: a POST is not retried unless it is replayable")
+{
+    test_server server([](const received_request&) { return reply::status(503, "busy"); });
+    asio::io_context ioc;
+    leash::client c(ioc, fast_retries(server.url()));
+    auto r = run(ioc, fetch(c, leash::request::post("/", "{}")));
+    CHECK(r.status == 503);
+    CHECK(server.request_count() == 1);
+
+    auto keyed = leash::request::post("/", "{}");
+    keyed.headers.set("Idempotency-Key", "k1");
+    r = run(ioc, fetch(c, std::move(keyed)));
+    CHECK(server.request_count() == 4);
+    c.transport().shutdown();
+}
+
+TEST_CASE("client: statuses outside the retry list are delivered at once")
+{
+    test_server server([](const received_request&) { return reply::status(404, "nope"); });
+    asio::io_context ioc;
+    leash::client c(ioc, fast_retries(server.url()));
+    auto r = run(ioc, fetch(c, leash::request::get("/")));
+    CHECK(r.status == 404);
+    CHECK(server.request_count() == 1);
+    c.transport().shutdown();
+}
+
+TEST_CASE("client: connect failures are retried, then reported")
+{
+    std::string url;
+    {
+        test_server gone;
+        url = gone.url();
+    }
+    asio::io_context ioc;
+    leash::client c(ioc, fast_retries(""));
+    auto r = run(ioc, fetch(c, leash::request::get(url)));
+    CHECK(r.ec == asio::error::connection_refused);
+    CHECK(c.retries() == 2);
+    CHECK(c.transport().stats().dial_failures == 3);
+    c.transport().shutdown();
+}
+
+TEST_CASE("client: canceling during backoff ends the request at once")
+{
+    test_server server([](const received_request&) { return reply::status(503, "busy", {{"Retry-After", "30"}}); });
+    asio::io_context ioc;
+    leash::client c(ioc, fast_retries(server.url()));
+    run(ioc, [&]() -> asio::awaitable<void> {
+        asio::cancellation_signal cancel;
+        std::optional<std::error_code> result;
+        c.async_send(leash::request::get("/"), asio::bind_cancellation_slot(cancel.slot(), [&](std::error_code ec,
+                                                                                             leash::response) {
+                         result = ec;
+                     }));
+        co_await wait_until([&] { return server.request_count() == 1; });
+        co_await pause(20ms);  // now in the 30 s backoff
+        cancel.emit(asio::cancellation_type::terminal);
+        co_await wait_until([&] { return result.has_value(); });
+        CHECK(*result == asio::error::operation_aborted);
+    }(), 5s);
+    c.transport().shutdown();
+}
