@@ -40,12 +40,25 @@ test_server::handler in_turn(std::vector<reply> replies)
     };
 }
 
+// The clean end, for a client's transport: no work left, gauges zero, no descriptor leaked.
+void require_clean_end(asio::io_context& ioc, leash::client& c, test_server& server, std::size_t fds_at_start)
+{
+    c.transport().shutdown();
+    ioc.restart();
+    ioc.run_for(5s);
+    REQUIRE(ioc.stopped());
+    CHECK(c.transport().stats().total.all_zero());
+    CHECK(server.wait_for_open_connections(0, 5s));
+    CHECK(open_fd_count() <= fds_at_start);
+}
+
 } // namespace
 
 TEST_CASE("client: relative URLs join the base URL and default headers are added")
 {
     test_server server;
     asio::io_context ioc;
+    const auto fds_at_start = warm_up_and_count_fds(ioc);
     auto o = fast_retries(server.url("/api/v3"));
     o.default_headers.set("Authorization", "Bearer k");
     o.default_headers.set("X-Team", "a");
@@ -58,7 +71,7 @@ TEST_CASE("client: relative URLs join the base URL and default headers are added
     CHECK(got.target == "/api/v3/chat/completions");
     CHECK(got.header("Authorization") == "Bearer k");
     CHECK(got.header("X-Team") == "b");
-    c.transport().shutdown();
+    require_clean_end(ioc, c, server, fds_at_start);
 }
 
 TEST_CASE("client: 429 with Retry-After, then 503, then 200: retried to success")
@@ -66,6 +79,7 @@ TEST_CASE("client: 429 with Retry-After, then 503, then 200: retried to success"
     test_server server(in_turn({reply::status(429, "slow down", {{"Retry-After", "0"}}),
                                 reply::status(503, "busy", {{"retry-after-ms", "30"}})}));
     asio::io_context ioc;
+    const auto fds_at_start = warm_up_and_count_fds(ioc);
     leash::client c(ioc, fast_retries(server.url()));
     const auto start = clock_type::now();
     auto r = run(ioc, fetch(c, leash::request::get("/models")));
@@ -76,26 +90,28 @@ TEST_CASE("client: 429 with Retry-After, then 503, then 200: retried to success"
     CHECK(server.request_count() == 3);
     CHECK(clock_type::now() - start >= 30ms);  // the server's retry-after-ms was honoured
     CHECK(server.accepted() == 1);             // discarded bodies kept the connection
-    c.transport().shutdown();
+    require_clean_end(ioc, c, server, fds_at_start);
 }
 
 TEST_CASE("client: retries stop after max_retries and the last response is delivered")
 {
     test_server server([](const received_request&) { return reply::status(503, "busy"); });
     asio::io_context ioc;
+    const auto fds_at_start = warm_up_and_count_fds(ioc);
     leash::client c(ioc, fast_retries(server.url()));
     auto r = run(ioc, fetch(c, leash::request::get("/")));
     CHECK_FALSE(r.ec);
     CHECK(r.status == 503);
     CHECK(r.body == "busy");
     CHECK(server.request_count() == 3);
-    c.transport().shutdown();
+    require_clean_end(ioc, c, server, fds_at_start);
 }
 
 TEST_CASE("client: a POST is not retried unless it is replayable")
 {
     test_server server([](const received_request&) { return reply::status(503, "busy"); });
     asio::io_context ioc;
+    const auto fds_at_start = warm_up_and_count_fds(ioc);
     leash::client c(ioc, fast_retries(server.url()));
     auto r = run(ioc, fetch(c, leash::request::post("/", "{}")));
     CHECK(r.status == 503);
@@ -105,18 +121,19 @@ TEST_CASE("client: a POST is not retried unless it is replayable")
     keyed.headers.set("Idempotency-Key", "k1");
     r = run(ioc, fetch(c, std::move(keyed)));
     CHECK(server.request_count() == 4);
-    c.transport().shutdown();
+    require_clean_end(ioc, c, server, fds_at_start);
 }
 
 TEST_CASE("client: statuses outside the retry list are delivered at once")
 {
     test_server server([](const received_request&) { return reply::status(404, "nope"); });
     asio::io_context ioc;
+    const auto fds_at_start = warm_up_and_count_fds(ioc);
     leash::client c(ioc, fast_retries(server.url()));
     auto r = run(ioc, fetch(c, leash::request::get("/")));
     CHECK(r.status == 404);
     CHECK(server.request_count() == 1);
-    c.transport().shutdown();
+    require_clean_end(ioc, c, server, fds_at_start);
 }
 
 TEST_CASE("client: connect failures are retried, then reported")
@@ -127,18 +144,25 @@ TEST_CASE("client: connect failures are retried, then reported")
         url = gone.url();
     }
     asio::io_context ioc;
+    const auto fds_at_start = warm_up_and_count_fds(ioc);
     leash::client c(ioc, fast_retries(""));
     auto r = run(ioc, fetch(c, leash::request::get(url)));
     CHECK(r.ec == asio::error::connection_refused);
     CHECK(c.retries() == 2);
     CHECK(c.transport().stats().dial_failures == 3);
     c.transport().shutdown();
+    ioc.restart();
+    ioc.run_for(5s);
+    CHECK(ioc.stopped());
+    CHECK(c.transport().stats().total.all_zero());
+    CHECK(open_fd_count() <= fds_at_start);
 }
 
 TEST_CASE("client: canceling during backoff ends the request at once")
 {
     test_server server([](const received_request&) { return reply::status(503, "busy", {{"Retry-After", "30"}}); });
     asio::io_context ioc;
+    const auto fds_at_start = warm_up_and_count_fds(ioc);
     leash::client c(ioc, fast_retries(server.url()));
     run(ioc, [&]() -> asio::awaitable<void> {
         asio::cancellation_signal cancel;
@@ -153,5 +177,5 @@ TEST_CASE("client: canceling during backoff ends the request at once")
         co_await wait_until([&] { return result.has_value(); });
         CHECK(*result == asio::error::operation_aborted);
     }(), 5s);
-    c.transport().shutdown();
+    require_clean_end(ioc, c, server, fds_at_start);
 }
