@@ -3,9 +3,11 @@
 // A transport owns its options and a per-host pool (see transport_options for every bound and
 // timeout). async_send(request, token) completes with (std::error_code, response) once the
 // final response head has arrived; the response's body then owns the connection (see
-// leash/body.hpp). Any Asio completion token works; per-operation cancellation is honoured
-// while waiting for the pool, resolving, connecting, writing and waiting for the head, and
-// ends the request promptly with asio::error::operation_aborted (its connection is closed).
+// leash/body.hpp). Any Asio completion token works. Per-operation cancellation (terminal,
+// partial and total alike) is honoured while waiting for the pool, resolving, connecting,
+// handshaking, writing and waiting for the head, and ends the request promptly with
+// asio::error::operation_aborted (its connection is closed). The operation runs on a strand
+// of the completion handler's executor: emit cancellation there.
 //
 // A request that fails on a reused connection before any response byte arrived is sent again
 // transparently when that is safe (leash/request.hpp, `replayable`).
