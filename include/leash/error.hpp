@@ -51,6 +51,9 @@ enum class error {
     // The body handle.
     body_too_large,           // read_all: the body exceeded the given limit
     body_closed,              // read on a body that was closed or moved from
+
+    // Server-sent events.
+    sse_event_too_large,      // an event (or line) exceeded the decoder's size bound
 };
 
 // Groups of codes, for comparisons such as ec == leash::condition::timeout.
@@ -90,6 +93,7 @@ inline const char* error_name(error e) noexcept
     case error::upgrade_not_supported: return "upgrade_not_supported";
     case error::body_too_large: return "body_too_large";
     case error::body_closed: return "body_closed";
+    case error::sse_event_too_large: return "sse_event_too_large";
     }
     return "unknown";
 }
@@ -126,6 +130,7 @@ inline const char* error_message(error e) noexcept
     case error::upgrade_not_supported: return "protocol upgrade responses are not supported";
     case error::body_too_large: return "response body exceeds the limit";
     case error::body_closed: return "read on a closed response body";
+    case error::sse_event_too_large: return "server-sent event exceeds the size limit";
     }
     return "unknown leash error";
 }
