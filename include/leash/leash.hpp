@@ -8,6 +8,8 @@
 #include <leash/request.hpp>
 #include <leash/response.hpp>
 #include <leash/retry_policy.hpp>
+#include <leash/sse.hpp>
+#include <leash/sse_reader.hpp>
 #include <leash/stats.hpp>
 #include <leash/tls_error.hpp>
 #include <leash/tls_options.hpp>

@@ -1,0 +1,119 @@
+// leash/sse_reader.hpp - server-sent events read from a response body.
+//
+// sse::reader owns the body of a text/event-stream response and decodes it with sse::decoder.
+// async_next(token) completes with (std::error_code, sse::event): the next event, or
+// asio::error::eof at the end of the stream. The body's timeouts apply between bytes
+// (body_read_timeout, the request's total deadline), so a stalled stream fails instead of
+// hanging; cancellation ends the read and closes the stream's connection.
+//
+// The LLM convention: with stop_at_done (on by default), an event whose data is "[DONE]" ends
+// the stream: the reader reads the rest of the body (at most drain_limit bytes) so the
+// connection goes back to the pool, and reports eof instead of the marker.
+//
+// Like a body, a reader is used by one thread at a time and may be destroyed on any thread;
+// destroying it before the end closes the connection.
+#pragma once
+
+#include <leash/body.hpp>
+#include <leash/detail/spawn.hpp>
+#include <leash/sse.hpp>
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+
+namespace leash::sse {
+
+struct reader_options {
+    std::size_t max_event_bytes = decoder::default_max_event_bytes;
+    bool stop_at_done = true;            // "data: [DONE]" ends the stream
+    std::size_t drain_limit = 64 * 1024; // bytes read after [DONE] to keep the connection
+};
+
+class reader {
+public:
+    using executor_type = leash::body::executor_type;
+
+    explicit reader(leash::body b, reader_options options = {})
+        : state_(std::make_shared<state>(std::move(b), options))
+    {
+    }
+
+    executor_type get_executor() const noexcept { return state_->body.get_executor(); }
+    // The last event id in effect (for reconnecting with Last-Event-ID).
+    const std::string& last_event_id() const noexcept { return state_->decoder.last_event_id(); }
+    // The server's requested reconnection time, if it sent one.
+    std::optional<std::chrono::milliseconds> retry() const noexcept { return state_->decoder.retry(); }
+    // Whether the stream has ended (eof reported or [DONE] seen).
+    bool at_end() const noexcept { return state_->ended; }
+    leash::body& body() noexcept { return state_->body; }
+
+    template <class Token = asio::default_completion_token_t<executor_type>>
+    auto async_next(Token&& token = {})
+    {
+        return detail::spawn_operation_on(state_->body.get_executor() ? state_->body.get_executor()
+                                                                      : executor_type(asio::system_executor()),
+                                          next(state_), std::forward<Token>(token));
+    }
+
+private:
+    struct state {
+        state(leash::body b, reader_options o)
+            : body(std::move(b)), options(o), decoder(o.max_event_bytes), buffer(16 * 1024)
+        {
+        }
+        leash::body body;
+        reader_options options;
+        sse::decoder decoder;
+        std::deque<event> ready;
+        std::vector<char> buffer;
+        bool ended = false;
+    };
+
+    static asio::awaitable<detail::op_result<event>> next(std::shared_ptr<state> s)
+    {
+        constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+        for (;;) {
+            if (!s->ready.empty()) {
+                event e = std::move(s->ready.front());
+                s->ready.pop_front();
+                if (s->options.stop_at_done && e.data == "[DONE]") {
+                    s->ended = true;
+                    s->ready.clear();
+                    // Read what is left so the connection can be reused; a longer tail closes it.
+                    auto [ec, rest] = co_await s->body.async_read_all(s->options.drain_limit, as_tuple);
+                    (void)rest;
+                    if (ec)
+                        s->body.close();
+                    co_return detail::failed<event>(asio::error::eof);
+                }
+                co_return detail::op_result<event>{std::error_code{}, std::move(e)};
+            }
+            if (s->ended)
+                co_return detail::failed<event>(asio::error::eof);
+            auto [ec, n] = co_await s->body.async_read_some(asio::buffer(s->buffer), as_tuple);
+            if (ec == asio::error::eof) {
+                s->decoder.finish();
+                s->ended = true;
+                continue;
+            }
+            if (ec) {
+                s->body.close();
+                co_return detail::failed<event>(ec);
+            }
+            if (auto bad = s->decoder.feed(std::string_view(s->buffer.data(), n), [&](event&& e) {
+                    s->ready.push_back(std::move(e));
+                })) {
+                s->body.close();
+                co_return detail::failed<event>(bad);
+            }
+        }
+    }
+
+    std::shared_ptr<state> state_;
+};
+
+} // namespace leash::sse
