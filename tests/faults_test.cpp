@@ -163,10 +163,10 @@ TEST_CASE("faults: idle connections the server closes after T ms are never hande
     h.run([&]() -> asio::awaitable<void> {
         for (int i = 0; i < 3; ++i) {
             co_await fetch_ok(h.transport, h.url());
-            co_await wait_until([&] { return h.server.open_connections() == 0; });
+            co_await wait_until([&] { return h.server_side_all_closed(); });
             auto post = co_await fetch(h.transport, leash::request::post(h.url(), "{}"));  // not replayable
             CHECK_FALSE(post.ec);
-            co_await wait_until([&] { return h.server.open_connections() == 0; });
+            co_await wait_until([&] { return h.server_side_all_closed(); });
         }
     }());
     CHECK(h.transport.stats().retries == 0);

@@ -143,7 +143,7 @@ TEST_CASE("transport pool: an idle connection closed by the server is not handed
     harness h([](const received_request&) { return reply::ok().close_idle_after(1ms); }, {}, kind);
     h.run([&]() -> asio::awaitable<void> {
         co_await fetch_ok(h.transport, h.url());
-        co_await wait_until([&] { return h.server.open_connections() == 0; });
+        co_await wait_until([&] { return h.server_side_all_closed(); });
         auto r = co_await fetch(h.transport, leash::request::post(h.url(), "{}"));
         CHECK_FALSE(r.ec);
     }());

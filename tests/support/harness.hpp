@@ -142,6 +142,13 @@ public:
         test::run(ioc, std::move(op), timeout);
     }
 
+    // Whether every connection has been closed on the server's side (and the TLS front's,
+    // which closes its client side only after the server closed its own).
+    bool server_side_all_closed() const
+    {
+        return server.open_connections() == 0 && (!front || front->open_connections() == 0);
+    }
+
     // The URL of `path` on the scripted server, through the TLS front in tls mode.
     std::string url(std::string_view path = "/") const { return front ? front->url(path) : server.url(path); }
 
