@@ -21,6 +21,7 @@ enum class error {
     invalid_method,           // empty, or not an RFC 9110 token
     invalid_header_name,      // empty, or not an RFC 9110 token
     invalid_header_value,     // contains CR, LF, NUL or another control character
+    invalid_request_body,     // both a body and a body source
 
     // The pool.
     pool_overloaded,          // max_pending_per_host waiters already queued for the host
@@ -52,6 +53,9 @@ enum class error {
     body_too_large,           // read_all: the body exceeded the given limit
     body_closed,              // read on a body that was closed or moved from
 
+    // Request bodies.
+    body_length_mismatch,     // a body source produced more or fewer bytes than its length
+
     // Server-sent events.
     sse_event_too_large,      // an event (or line) exceeded the decoder's size bound
 };
@@ -71,6 +75,7 @@ inline const char* error_name(error e) noexcept
     case error::invalid_method: return "invalid_method";
     case error::invalid_header_name: return "invalid_header_name";
     case error::invalid_header_value: return "invalid_header_value";
+    case error::invalid_request_body: return "invalid_request_body";
     case error::pool_overloaded: return "pool_overloaded";
     case error::pool_wait_timeout: return "pool_wait_timeout";
     case error::shut_down: return "shut_down";
@@ -94,6 +99,7 @@ inline const char* error_name(error e) noexcept
     case error::body_too_large: return "body_too_large";
     case error::body_closed: return "body_closed";
     case error::sse_event_too_large: return "sse_event_too_large";
+    case error::body_length_mismatch: return "body_length_mismatch";
     }
     return "unknown";
 }
@@ -108,6 +114,7 @@ inline const char* error_message(error e) noexcept
     case error::invalid_method: return "invalid request method";
     case error::invalid_header_name: return "invalid header name";
     case error::invalid_header_value: return "invalid header value (CR, LF, NUL or control character)";
+    case error::invalid_request_body: return "a request has either a body or a body source, not both";
     case error::pool_overloaded: return "too many requests waiting for a connection to this host";
     case error::pool_wait_timeout: return "timed out waiting for a pooled connection";
     case error::shut_down: return "the transport was shut down";
@@ -131,6 +138,7 @@ inline const char* error_message(error e) noexcept
     case error::body_too_large: return "response body exceeds the limit";
     case error::body_closed: return "read on a closed response body";
     case error::sse_event_too_large: return "server-sent event exceeds the size limit";
+    case error::body_length_mismatch: return "the request body source did not produce its declared length";
     }
     return "unknown leash error";
 }
@@ -186,7 +194,7 @@ inline bool detail::condition_category_impl::equivalent(const std::error_code& c
         return (e >= error::resolve_timeout && e <= error::request_timeout)
             || e == error::pool_wait_timeout;
     case condition::invalid_request:
-        return e >= error::invalid_url && e <= error::invalid_header_value;
+        return e >= error::invalid_url && e <= error::invalid_request_body;
     }
     return false;
 }

@@ -6,6 +6,7 @@
 // validates everything before any I/O: a bad URL or method fails with its own error code.
 #pragma once
 
+#include <leash/body_source.hpp>
 #include <leash/headers.hpp>
 
 #include <chrono>
@@ -32,12 +33,19 @@ struct request {
     std::string url;          // absolute: "http://host[:port]/path?query"
     leash::headers headers;
     std::string body;
+    // Instead of `body`: a body produced while it is sent (see leash/body_source.hpp).
+    std::optional<body_source> source;
 
     // Allows a transparent retry on a fresh connection after a reused connection failed
     // before any response byte, even though the method is not idempotent. GET, HEAD,
     // OPTIONS, TRACE, PUT, DELETE and requests carrying an Idempotency-Key header qualify
     // without it.
     bool replayable = false;
+
+    // "Expect: 100-continue" among the headers makes the transport send the head first and
+    // the body only after the server's 100 Continue (or transport_options::
+    // expect_continue_timeout without an answer); a final response instead means the body is
+    // not sent, and the connection is not reused.
 
     // Timeouts of this request that differ from the transport's.
     request_timeouts timeouts;

@@ -44,6 +44,9 @@ struct transport_options {
     std::chrono::milliseconds response_header_timeout = std::chrono::seconds(300);
     // Longest silence between two body reads that make progress (the guard for streams).
     std::chrono::milliseconds body_read_timeout = std::chrono::seconds(120);
+    // With "Expect: 100-continue", how long to wait for the server's 100 before sending the
+    // body anyway.
+    std::chrono::milliseconds expect_continue_timeout = std::chrono::seconds(1);
     // Total deadline for a request including its body; zero = off (the default).
     std::chrono::milliseconds request_timeout{0};
 

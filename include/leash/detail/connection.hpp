@@ -27,6 +27,7 @@ public:
     const std::string key;
     response_parser parser;
     std::string head;               // the serialised request head
+    std::vector<char> upload;       // pieces of a body source on their way out
     tls_session_slot tls_session;   // where TLS sessions received here are cached
     bool tls_established = false;   // handshake completed: a close sends close_notify
     std::size_t requests = 0;       // requests started on this connection

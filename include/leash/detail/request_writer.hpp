@@ -16,6 +16,8 @@ inline std::error_code validate_request(const request& req)
 {
     if (!is_token(req.method))
         return error::invalid_method;
+    if (req.source && (!req.body.empty() || !req.source->read))
+        return error::invalid_request_body;
     for (auto& f : req.headers) {
         if (!is_token(f.name))
             return error::invalid_header_name;
@@ -32,7 +34,8 @@ inline bool method_expects_body(std::string_view m) noexcept
 
 // Writes "METHOD target HTTP/1.1" and the fields into `out` (replacing its contents, keeping
 // its capacity). Adds Host and User-Agent unless present. Content-Length is always computed
-// from the body (a caller's Content-Length or Transfer-Encoding is replaced).
+// from the body, or from the body source's length; a source of unknown length is sent
+// chunked (a caller's Content-Length or Transfer-Encoding is replaced).
 inline void write_request_head(std::string& out, const request& req, const url& u,
                                std::string_view user_agent)
 {
@@ -47,7 +50,11 @@ inline void write_request_head(std::string& out, const request& req, const url& 
             continue;
         out.append(f.name).append(": ").append(f.value).append("\r\n");
     }
-    if (!req.body.empty() || method_expects_body(req.method))
+    if (req.source && !req.source->length)
+        out.append("Transfer-Encoding: chunked\r\n");
+    else if (req.source)
+        out.append("Content-Length: ").append(std::to_string(*req.source->length)).append("\r\n");
+    else if (!req.body.empty() || method_expects_body(req.method))
         out.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n");
     out.append("\r\n");
 }

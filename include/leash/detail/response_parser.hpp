@@ -42,6 +42,7 @@ public:
         header_bytes_ = 0;
         header_count_ = 0;
         received_bytes_ = false;
+        interim_responses_ = 0;
         start_message();
         message_done_ = false;
         body_ = {};
@@ -92,6 +93,8 @@ public:
     }
 
     bool received_bytes() const noexcept { return received_bytes_; }
+    // Interim (1xx) responses consumed so far, e.g. a 100 Continue.
+    std::size_t interim_responses() const noexcept { return interim_responses_; }
     bool headers_done() const noexcept { return headers_done_; }
     bool message_done() const noexcept { return message_done_; }
 
@@ -195,6 +198,7 @@ private:
             st.on_message_complete = [](llhttp_t* p) {
                 auto& me = self(p);
                 if (!me.headers_done_) {  // an interim response ended
+                    ++me.interim_responses_;
                     me.start_message();
                     return 0;
                 }
@@ -228,6 +232,7 @@ private:
     std::size_t header_bytes_ = 0;
     std::size_t header_count_ = 0;
     bool received_bytes_ = false;
+    std::size_t interim_responses_ = 0;
 
     int status_ = 0;
     std::string reason_;

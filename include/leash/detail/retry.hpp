@@ -12,6 +12,7 @@ struct attempt_facts {
     bool connection_was_reused = false;   // the connection had carried a request before
     bool request_bytes_written = false;   // any byte of this request reached the socket
     bool response_bytes_received = false; // any byte of a response arrived
+    bool body_skipped = false;            // a final response came before the body was sent
 };
 
 inline bool is_idempotent_method(std::string_view m) noexcept

@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -146,6 +147,11 @@ private:
     asio::awaitable<std::error_code> exchange(connection& c, const request& req, bool head_request,
                                               const phase_limits& limits, phase_timer& timer,
                                               attempt_facts& facts);
+    asio::awaitable<std::error_code> read_head(connection& c, bool stop_at_interim, attempt_facts& facts);
+    asio::awaitable<std::error_code> write_buffer(connection& c, asio::const_buffer data, const phase_limits& limits,
+                                                  phase_timer& timer);
+    asio::awaitable<std::error_code> write_source(connection& c, const body_source& src, const phase_limits& limits,
+                                                  phase_timer& timer, attempt_facts& facts);
 
     // Under the lock: records a grant on its waiter; the caller wakes it after unlocking.
     static waiter_ptr settle(std::optional<pool_type::grant> g)
@@ -495,8 +501,13 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
         if (ec) {
             close_leased(std::move(got.conn), close_reason::error);
             count_timeout(ec);
-            const bool retryable_error = ec != asio::error::operation_aborted && ec != condition::timeout;
-            if (retryable_error && attempt < options_.max_stale_retries && should_retry(facts, replayable)) {
+            const bool retryable_error = ec != asio::error::operation_aborted && ec != condition::timeout
+                && ec != error::body_length_mismatch;
+            // A body source that already gave bytes away must start over, or the request stays sent.
+            const bool source_ready = !req.source || !facts.request_bytes_written
+                || (req.source->rewind && req.source->rewind());
+            if (retryable_error && source_ready && attempt < options_.max_stale_retries
+                && should_retry(facts, replayable)) {
                 std::lock_guard lock(mutex_);
                 ++counters_.retries;
                 continue;
@@ -517,14 +528,15 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
             c.idle_timeout = std::min<clock::duration>(c.idle_timeout, announced - margin);
         }
 
+        const bool close_after = close_requested || facts.body_skipped;
         if (c.parser.message_done()) {
-            const bool reusable = c.parser.keep_alive() && c.buffered_size() == 0 && !close_requested;
+            const bool reusable = c.parser.keep_alive() && c.buffered_size() == 0 && !close_after;
             release(std::move(got.conn), reusable);
             r.body = body(std::make_shared<body_core>(strand));
         } else {
             body_opened(key);
             r.body = body(std::make_shared<body_core>(strand, shared_from_this(), std::move(got.conn),
-                                                      limits, close_requested));
+                                                      limits, close_after));
         }
         co_return op_result<response>{std::error_code{}, std::move(r)};
     }
@@ -774,7 +786,8 @@ inline asio::awaitable<std::error_code> transport_state::handshake(connection& c
     co_return std::error_code{};
 }
 
-// Writes the request and reads until the final response head is complete.
+// Writes the request and reads until the final response head is complete. With
+// "Expect: 100-continue" the body waits for the server's 100 (or expect_continue_timeout).
 inline asio::awaitable<std::error_code> transport_state::exchange(connection& c, const request& req,
                                                                 bool head_request, const phase_limits& limits,
                                                                 phase_timer& timer, attempt_facts& facts)
@@ -782,11 +795,15 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
     c.parser.reset(head_request, {options_.max_response_header_bytes, options_.max_response_headers});
     c.clear_buffer();
     auto abort = [&c] { c.stream.cancel(); };
+    const bool has_body = req.source || !req.body.empty();
+    const bool expect_continue = has_body && req.headers.has_token("Expect", "100-continue");
+    const bool body_with_head = !req.source && !expect_continue;
 
     std::error_code ec;
-    const std::array<asio::const_buffer, 2> out{asio::buffer(c.head), asio::buffer(req.body)};
     if (is_canceled(co_await asio::this_coro::cancellation_state))
         co_return asio::error::operation_aborted;
+    const std::array<asio::const_buffer, 2> out{asio::buffer(c.head),
+                                                body_with_head ? asio::buffer(req.body) : asio::const_buffer()};
     timer.arm(limits.write, error::write_timeout, limits.deadline, abort);
     const auto written = co_await asio::async_write(c.stream, out, asio::redirect_error(asio::use_awaitable, ec));
     facts.request_bytes_written = written > 0;
@@ -795,8 +812,45 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
     if (ec)
         co_return ec;
 
+    bool body_pending = has_body && !body_with_head;
+    if (expect_continue) {
+        timer.arm(options_.expect_continue_timeout, error::response_header_timeout, limits.deadline, abort);
+        ec = co_await read_head(c, true, facts);
+        const bool waited_enough = timer.expired();
+        const auto t = timer.disarm();
+        if (t == error::request_timeout)
+            co_return t;
+        if (!waited_enough && ec)
+            co_return ec;
+        if (c.parser.headers_done()) {  // answered without the body: it is never sent
+            facts.body_skipped = true;
+            body_pending = false;
+        }
+    }
+    if (body_pending) {
+        // (No co_await inside ?: — keep each await a statement of its own.)
+        if (req.source)
+            ec = co_await write_source(c, *req.source, limits, timer, facts);
+        else
+            ec = co_await write_buffer(c, asio::buffer(req.body), limits, timer);
+        if (ec)
+            co_return ec;
+    }
+
     timer.arm(limits.response_header, error::response_header_timeout, limits.deadline, abort);
-    while (!c.parser.headers_done()) {
+    ec = co_await read_head(c, false, facts);
+    if (auto t = timer.disarm())
+        co_return t;
+    co_return ec;
+}
+
+// Reads and parses until the final head is complete (or, with stop_at_interim, until an
+// interim response such as 100 Continue arrived).
+inline asio::awaitable<std::error_code> transport_state::read_head(connection& c, bool stop_at_interim,
+                                                                 attempt_facts& facts)
+{
+    std::error_code ec;
+    while (!c.parser.headers_done() && !(stop_at_interim && c.parser.interim_responses() > 0)) {
         if (c.buffered_size() > 0) {
             const auto used = c.parser.feed(c.buffered_data(), c.buffered_size(), ec);
             c.consume(used);
@@ -821,9 +875,61 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
         c.commit(n);
         facts.response_bytes_received = true;
     }
+    co_return ec;
+}
+
+inline asio::awaitable<std::error_code> transport_state::write_buffer(connection& c, asio::const_buffer data,
+                                                                    const phase_limits& limits, phase_timer& timer)
+{
+    if (is_canceled(co_await asio::this_coro::cancellation_state))
+        co_return asio::error::operation_aborted;
+    std::error_code ec;
+    timer.arm(limits.write, error::write_timeout, limits.deadline, [&c] { c.stream.cancel(); });
+    co_await asio::async_write(c.stream, data, asio::redirect_error(asio::use_awaitable, ec));
     if (auto t = timer.disarm())
         co_return t;
     co_return ec;
+}
+
+// Sends a body source: its pieces as they come, as they are (Content-Length) or as chunks.
+inline asio::awaitable<std::error_code> transport_state::write_source(connection& c, const body_source& src,
+                                                                    const phase_limits& limits, phase_timer& timer,
+                                                                    attempt_facts& facts)
+{
+    constexpr std::size_t piece_size = 16 * 1024;
+    c.upload.resize(piece_size);
+    std::uint64_t sent = 0;
+    const bool chunked = !src.length;
+    for (;;) {
+        if (is_canceled(co_await asio::this_coro::cancellation_state))
+            co_return asio::error::operation_aborted;
+        auto [read_ec, n] = co_await src.read(asio::buffer(c.upload));
+        if (read_ec)
+            co_return read_ec;
+        if (n == 0)
+            break;
+        sent += n;
+        if (src.length && sent > *src.length)
+            co_return error::body_length_mismatch;
+        char size_line[24];
+        const int size_len = chunked ? std::snprintf(size_line, sizeof size_line, "%zx\r\n", n) : 0;
+        const std::array<asio::const_buffer, 3> piece{asio::buffer(size_line, static_cast<std::size_t>(size_len)),
+                                                      asio::buffer(c.upload.data(), n),
+                                                      chunked ? asio::buffer("\r\n", 2) : asio::const_buffer()};
+        std::error_code ec;
+        timer.arm(limits.write, error::write_timeout, limits.deadline, [&c] { c.stream.cancel(); });
+        co_await asio::async_write(c.stream, piece, asio::redirect_error(asio::use_awaitable, ec));
+        facts.request_bytes_written = true;
+        if (auto t = timer.disarm())
+            co_return t;
+        if (ec)
+            co_return ec;
+    }
+    if (src.length && sent != *src.length)
+        co_return error::body_length_mismatch;
+    if (chunked)
+        co_return co_await write_buffer(c, asio::buffer("0\r\n\r\n", 5), limits, timer);
+    co_return std::error_code{};
 }
 
 // ---------------------------------------------------------------------------------------
