@@ -13,6 +13,7 @@ have_cmd make || have_cmd ninja || missing+=(make)
 have_file /usr/include/asio.hpp || missing+=(libasio-dev)
 have_file /usr/include/openssl/ssl.h || missing+=(libssl-dev)
 have_file /usr/share/llhttp/llhttp.c || missing+=(node-llhttp)
+have_file /usr/include/nlohmann/json.hpp || missing+=(nlohmann-json3-dev)  # the examples' JSON
 if [ "${1:-}" = "--tests" ]; then
   have_file /usr/include/catch2/catch.hpp || missing+=(catch2)
 fi

@@ -53,6 +53,7 @@ TEST_CASE("sse reader: a stream read to its end returns its connection")
         CHECK(second.id == "7");
         auto [e3, none] = co_await events.async_next(as_tuple);
         CHECK(e3 == asio::error::eof);
+        CHECK_FALSE(events.done_seen());  // ended without [DONE]
         CHECK(h.transport.stats().total.idle == 1);
         co_await fetch_ok(h.transport, h.url());
     }());
@@ -74,6 +75,7 @@ TEST_CASE("sse reader: data: [DONE] ends the stream and keeps the connection")
         auto [e2, none] = co_await events.async_next(as_tuple);
         CHECK(e2 == asio::error::eof);
         CHECK(events.at_end());
+        CHECK(events.done_seen());
         CHECK(h.transport.stats().total.idle == 1);
         co_await fetch_ok(h.transport, h.url());
     }());

@@ -49,6 +49,9 @@ public:
     std::optional<std::chrono::milliseconds> retry() const noexcept { return state_->decoder.retry(); }
     // Whether the stream has ended (eof reported or [DONE] seen).
     bool at_end() const noexcept { return state_->ended; }
+    // Whether a [DONE] marker ended it (with stop_at_done); false after an end of body
+    // without one, which for an LLM stream means the answer was cut short.
+    bool done_seen() const noexcept { return state_->done_seen; }
     leash::body& body() noexcept { return state_->body; }
 
     template <class Token = asio::default_completion_token_t<executor_type>>
@@ -71,6 +74,7 @@ private:
         std::deque<event> ready;
         std::vector<char> buffer;
         bool ended = false;
+        bool done_seen = false;
     };
 
     static asio::awaitable<detail::op_result<event>> next(std::shared_ptr<state> s)
@@ -82,6 +86,7 @@ private:
                 s->ready.pop_front();
                 if (s->options.stop_at_done && e.data == "[DONE]") {
                     s->ended = true;
+                    s->done_seen = true;
                     s->ready.clear();
                     // Read what is left so the connection can be reused; a longer tail closes it.
                     auto [ec, rest] = co_await s->body.async_read_all(s->options.drain_limit, as_tuple);
