@@ -65,7 +65,8 @@ public:
     }
 
     // Reads the rest of the body. Completes with (error_code, std::string). More than `limit`
-    // bytes: error::body_too_large (and the connection is closed).
+    // bytes: error::body_too_large (and the connection is closed). On an error the string
+    // holds what was read before it (without the piece that would have passed the limit).
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_read_all(std::size_t limit, Token&& token = {})
     {
