@@ -2,9 +2,11 @@
 // writes, reads response heads, and feeds pool_core the events it decides on. Shared by the
 // transport handle, running requests and live bodies, so it outlives whichever goes last.
 //
-// Locking: mutex_ guards pool_, counters_, the reaper deadline and every pool_waiter's grant
-// fields. Sockets are only touched by the strand of the request or body that leases them,
-// or under no lease at all (idle connections are closed by whoever removes them).
+// Locking: mutex_ guards pool_, counters_, the reaper deadline, the drain waiters, the
+// registry of live connections, every connection's owner executor and every pool_waiter's
+// grant fields. Sockets are only touched by the strand of the request or body that leases
+// them, or under no lease at all (idle connections are closed by whoever removes them; a
+// shutdown deadline closes leased ones by posting to their owner strand).
 #pragma once
 
 #include <leash/detail/body_core.hpp>
