@@ -48,6 +48,10 @@ public:
     void commit(std::size_t n) noexcept { end_ += n; }
     void clear_buffer() noexcept { begin_ = end_ = 0; }
 
+    // Once a message ended: whether the connection may carry another request (the response
+    // allows keep-alive and nothing unsolicited follows it).
+    bool reusable_after_message() const noexcept { return parser.keep_alive() && buffered_size() == 0; }
+
 private:
     std::vector<char> buffer_;
     std::size_t begin_ = 0;

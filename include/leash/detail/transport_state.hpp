@@ -532,8 +532,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
 
         const bool close_after = close_requested || facts.body_skipped;
         if (c.parser.message_done()) {
-            const bool reusable = c.parser.keep_alive() && c.buffered_size() == 0 && !close_after;
-            release(std::move(got.conn), reusable);
+            release(std::move(got.conn), c.reusable_after_message() && !close_after);
             r.body = body(std::make_shared<body_core>(strand));
         } else {
             body_opened(key);
@@ -983,8 +982,7 @@ inline void body_core::on_message_done()
 {
     done_ = true;
     trailers_ = std::move(conn_->parser.trailer_fields());
-    const bool reusable = conn_->parser.keep_alive() && conn_->buffered_size() == 0 && !close_after_;
-    end_lease(reusable, false);
+    end_lease(conn_->reusable_after_message() && !close_after_, false);
 }
 
 inline bool body_core::advance_buffered(std::error_code& ec)
@@ -1116,7 +1114,7 @@ inline void body_core::close() noexcept
         }
         if (c.parser.message_done()) {
             trailers_ = std::move(c.parser.trailer_fields());
-            end_lease(c.parser.keep_alive() && c.buffered_size() == 0 && !close_after_, false);
+            end_lease(c.reusable_after_message() && !close_after_, false);
             return;
         }
         if (!advance_buffered(ec) || ec)
