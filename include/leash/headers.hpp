@@ -163,10 +163,15 @@ public:
     const_iterator begin() const noexcept { return fields_.begin(); }
     const_iterator end() const noexcept { return fields_.end(); }
 
+    // Makes room for n fields without reallocating.
+    void reserve(std::size_t n) { fields_.reserve(n); }
+
     // For the response parser, which has validated the bytes already.
-    void append_unchecked(std::string name, std::string value)
+    void append_unchecked(std::string_view name, std::string_view value)
     {
-        fields_.push_back({std::move(name), std::move(value)});
+        auto& f = fields_.emplace_back();
+        f.name.assign(name);
+        f.value.assign(value);
     }
 
 private:

@@ -10,6 +10,7 @@
 #include <leash/error.hpp>
 
 #include <cctype>
+#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,6 +36,8 @@ public:
 
     // The Host header value: host, bracketed if IPv6, with ":port" unless it is the default.
     std::string authority() const;
+    // Appends authority() to out, without a temporary string.
+    void append_authority(std::string& out) const;
     // "scheme://authority" + target
     std::string to_string() const { return scheme_ + "://" + authority() + target_; }
 
@@ -165,11 +168,23 @@ inline url url::parse(std::string_view text)
     return std::move(*u);
 }
 
+inline void url::append_authority(std::string& out) const
+{
+    if (ipv6_)
+        out.append("[").append(host_).append("]");
+    else
+        out.append(host_);
+    if (!has_default_port()) {
+        char digits[8];
+        const auto end = std::to_chars(digits, digits + sizeof digits, port_).ptr;
+        out.append(":").append(digits, static_cast<std::size_t>(end - digits));
+    }
+}
+
 inline std::string url::authority() const
 {
-    std::string out = ipv6_ ? "[" + host_ + "]" : host_;
-    if (!has_default_port())
-        out += ":" + std::to_string(port_);
+    std::string out;
+    append_authority(out);
     return out;
 }
 

@@ -26,11 +26,11 @@ class transport_state;
 class body_core : public std::enable_shared_from_this<body_core> {
 public:
     // A body with nothing to read (HEAD, 204, 304, or fully consumed with the head).
-    explicit body_core(asio::any_io_executor strand) : strand_(std::move(strand)), timer_(strand_) {}
+    explicit body_core(asio::any_io_executor strand) : strand_(std::move(strand)) {}
 
-    // A body still to be read from `conn`, leased from `owner`.
+    // A body still to be read from `conn`, leased from `owner`; `timer` is the request's.
     body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
-              std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after);
+              std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after, phase_timer timer);
 
     body_core(const body_core&) = delete;
     body_core& operator=(const body_core&) = delete;
@@ -61,7 +61,7 @@ private:
     void fail(std::error_code ec) noexcept;
 
     asio::any_io_executor strand_;
-    phase_timer timer_;
+    std::optional<phase_timer> timer_;  // while the body holds a connection
     std::shared_ptr<transport_state> owner_;
     std::shared_ptr<connection> conn_;
     clock::duration body_read_{};

@@ -41,8 +41,11 @@ inline void write_request_head(std::string& out, const request& req, const url& 
 {
     out.clear();
     out.append(req.method).append(" ").append(u.target()).append(" HTTP/1.1\r\n");
-    if (!req.headers.contains("Host"))
-        out.append("Host: ").append(u.authority()).append("\r\n");
+    if (!req.headers.contains("Host")) {
+        out.append("Host: ");
+        u.append_authority(out);
+        out.append("\r\n");
+    }
     if (!user_agent.empty() && !req.headers.contains("User-Agent"))
         out.append("User-Agent: ").append(user_agent).append("\r\n");
     for (auto& f : req.headers) {

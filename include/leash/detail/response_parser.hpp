@@ -130,6 +130,9 @@ private:
         keep_alive_ = false;
     }
 
+    // Room made for a head's fields at its first: typical responses fit without regrowing.
+    static constexpr std::size_t expected_fields = 16;
+
     static response_parser& self(llhttp_t* p) { return *static_cast<response_parser*>(p->data); }
 
     int count_bytes(std::size_t n)
@@ -169,7 +172,9 @@ private:
                     return static_cast<int>(HPE_USER);
                 }
                 auto& target = me.headers_done_ ? me.trailers_ : me.headers_;
-                target.append_unchecked(std::move(me.field_), std::string(trim_ows(me.value_)));
+                if (target.empty())
+                    target.reserve(expected_fields);
+                target.append_unchecked(me.field_, trim_ows(me.value_));
                 me.field_.clear();
                 me.value_.clear();
                 return 0;

@@ -3,9 +3,10 @@
 // and cancellation slot respected. Completion signatures: void(std::error_code, T) for an
 // awaitable<op_result<T>>, void(std::error_code) for an awaitable<std::error_code>.
 //
-// spawn_operation runs the coroutine on a new strand of the handler's associated executor
-// (or of `ex` when the handler has none): when the handler's executor is a strand, the
-// operation is serialised with it, so a cancellation emitted there cannot race it.
+// spawn_operation runs the coroutine on a strand of the handler's associated executor (or of
+// `ex` when the handler has none): on that executor itself when it already is a strand, so
+// the operation is serialised with the caller and a cancellation emitted there cannot race
+// it; otherwise on a new strand of it.
 // spawn_operation_on runs it on exactly `strand` (for objects bound to one, like a body).
 #pragma once
 
@@ -60,7 +61,29 @@ struct signature_of<std::error_code> {
     using type = void(std::error_code);
 };
 
-// own_strand: run on a new strand of the handler's executor; else exactly on `ex`.
+template <class Executor>
+bool holds(const asio::any_io_executor& ex)
+{
+    return ex.target<Executor>() != nullptr;
+}
+
+// Where an operation for a handler with executor `ex` runs: `ex` when it is a strand already
+// (no second strand to pass every step through), else a new strand of it. The concrete
+// io_context executor is unwrapped so that its strand fits in any_io_executor's small buffer.
+inline asio::any_io_executor strand_for(const asio::any_io_executor& ex)
+{
+    using plain = asio::io_context::basic_executor_type<std::allocator<void>, 0>;
+    using tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;
+    if (holds<asio::strand<plain>>(ex) || holds<asio::strand<tracked>>(ex) || holds<asio::strand<asio::any_io_executor>>(ex))
+        return ex;
+    if (const auto* io = ex.target<plain>())
+        return asio::make_strand(*io);
+    if (const auto* io = ex.target<tracked>())
+        return asio::make_strand(*io);
+    return asio::make_strand(ex);
+}
+
+// own_strand: run on a strand of the handler's executor (strand_for); else exactly on `ex`.
 template <class R, class Token>
 auto launch(bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op, Token&& token)
 {
@@ -71,10 +94,10 @@ auto launch(bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op, To
             asio::any_io_executor run_on = ex;
             if (own_strand) {
                 // Handler executors that are not I/O executors (use_future's) fall back to `ex`.
-                if constexpr (std::is_constructible_v<asio::any_io_executor, asio::strand<decltype(handler_ex)>>)
-                    run_on = asio::make_strand(handler_ex);
+                if constexpr (std::is_constructible_v<asio::any_io_executor, decltype(handler_ex)>)
+                    run_on = strand_for(asio::any_io_executor(handler_ex));
                 else
-                    run_on = asio::make_strand(ex);
+                    run_on = strand_for(ex);
             }
             asio::co_spawn(run_on, std::move(op),
                            asio::bind_cancellation_slot(

@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -66,9 +67,16 @@ inline pool_limits make_pool_limits(const transport_options& o)
 // "scheme://host:port", the pool's per-host key.
 inline std::string pool_key(const url& u)
 {
-    std::string key = u.scheme() + "://";
-    key += u.is_ipv6_literal() ? "[" + u.host() + "]" : u.host();
-    return key + ":" + std::to_string(u.port());
+    std::string key;
+    key.reserve(u.scheme().size() + u.host().size() + 12);
+    key.append(u.scheme()).append("://");
+    if (u.is_ipv6_literal())
+        key.append("[").append(u.host()).append("]");
+    else
+        key.append(u.host());
+    char digits[8];
+    const auto end = std::to_chars(digits, digits + sizeof digits, u.port()).ptr;
+    return std::move(key.append(":").append(digits, static_cast<std::size_t>(end - digits)));
 }
 
 inline bool is_canceled(const asio::cancellation_state& s)
@@ -537,7 +545,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
         } else {
             body_opened(key);
             r.body = body(std::make_shared<body_core>(strand, shared_from_this(), std::move(got.conn),
-                                                      limits, close_after));
+                                                      limits, close_after, std::move(timer)));
         }
         co_return op_result<response>{std::error_code{}, std::move(r)};
     }
@@ -937,9 +945,10 @@ inline asio::awaitable<std::error_code> transport_state::write_source(connection
 // body_core, which needs transport_state complete.
 
 inline body_core::body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
-                            std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after)
+                            std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after,
+                            phase_timer timer)
     : strand_(std::move(strand))
-    , timer_(strand_)
+    , timer_(std::move(timer))
     , owner_(std::move(owner))
     , conn_(std::move(conn))
     , body_read_(limits.body_read)
@@ -981,6 +990,7 @@ inline void body_core::fail(std::error_code ec) noexcept
 inline void body_core::on_message_done()
 {
     done_ = true;
+    timer_.reset();  // (on the body's strand: nothing is left to time)
     trailers_ = std::move(conn_->parser.trailer_fields());
     end_lease(conn_->reusable_after_message() && !close_after_, false);
 }
@@ -1019,10 +1029,9 @@ inline asio::awaitable<std::error_code> body_core::fill()
             fail(asio::error::operation_aborted);
             co_return asio::error::operation_aborted;
         }
-        timer_.arm(body_read_, error::body_read_timeout, deadline_,
-                   [&c] { c.stream.cancel(); });
+        timer_->arm(body_read_, error::body_read_timeout, deadline_, [&c] { c.stream.cancel(); });
         const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
-        if (auto t = timer_.disarm())
+        if (auto t = timer_->disarm())
             ec = t;
         else if (is_canceled(co_await asio::this_coro::cancellation_state))
             ec = asio::error::operation_aborted;

@@ -1,0 +1,176 @@
+"""Shared pieces of the benchmark drivers: nginx on 127.0.0.1 with generated TLS material,
+running clients pinned to a core and collecting their rusage, and small statistics."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+NGINX_TEMPLATE = REPO / "bench" / "nginx" / "nginx.conf.in"
+
+SMALL = "small.json"   # 512 bytes
+LARGE = "large.bin"    # 1 MiB
+SMALL_BYTES = 512
+LARGE_BYTES = 1024 * 1024
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_pki(directory):
+    """A throwaway CA and a server certificate for 127.0.0.1 and localhost."""
+    d = Path(directory)
+    run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d / "ca.key",
+        "-out", d / "ca.pem", "-days", "7", "-subj", "/CN=leash bench CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", d / "server.key",
+        "-out", d / "server.csr", "-subj", "/CN=localhost")
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("openssl", "x509", "-req", "-in", d / "server.csr", "-CA", d / "ca.pem", "-CAkey", d / "ca.key",
+        "-CAcreateserial", "-out", d / "server.pem", "-days", "7", "-extfile", d / "ext.cnf")
+    return d / "ca.pem"
+
+
+class Nginx:
+    """nginx serving SMALL and LARGE over http and https on 127.0.0.1, pinned to `core`."""
+
+    def __init__(self, core=0, keepalive_requests=100000000):
+        self.dir = Path(tempfile.mkdtemp(prefix="leash-bench-"))
+        self.core = core
+        self.keepalive_requests = keepalive_requests
+        self.proc = None
+
+    def __enter__(self):
+        root = self.dir / "root"
+        (root).mkdir()
+        (self.dir / "tmp").mkdir()
+        (root / SMALL).write_bytes(b'{"pad":"' + b"x" * (SMALL_BYTES - 11) + b'"}\n')
+        (root / LARGE).write_bytes(os.urandom(LARGE_BYTES))
+        self.cacert = make_pki(self.dir)
+        self.port, self.tls_port = free_port(), free_port()
+        conf = NGINX_TEMPLATE.read_text()
+        for key, value in {"ROOT": root, "PREFIX": self.dir, "PORT": self.port, "TLS_PORT": self.tls_port,
+                           "CERT": self.dir / "server.pem", "KEY": self.dir / "server.key",
+                           "KEEPALIVE_REQUESTS": self.keepalive_requests}.items():
+            conf = conf.replace("@%s@" % key, str(value))
+        (self.dir / "nginx.conf").write_text(conf)
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.proc = subprocess.Popen(["taskset", "-c", str(self.core), nginx, "-c", str(self.dir / "nginx.conf"),
+                                      "-p", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.tls_port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("nginx did not start: %s" % self.proc.stderr.read().decode())
+                time.sleep(0.05)
+        return self
+
+    def url(self, name, tls=False):
+        if tls:
+            return "https://127.0.0.1:%d/%s" % (self.tls_port, name)
+        return "http://127.0.0.1:%d/%s" % (self.port, name)
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Outcome:
+    def __init__(self, stdout, stderr, rc, cpu_s, maxrss_kb, wall_s):
+        self.stdout, self.stderr, self.rc = stdout, stderr, rc
+        self.cpu_s, self.maxrss_kb, self.wall_s = cpu_s, maxrss_kb, wall_s
+
+    def json(self):
+        for line in reversed(self.stdout.splitlines()):
+            line = line.strip()
+            if line.startswith("{"):
+                return json.loads(line)
+        raise RuntimeError("no JSON in output: %r %r" % (self.stdout[-500:], self.stderr[-500:]))
+
+
+def run_measured(argv, core=None, env=None, timeout=600):
+    """Runs argv (pinned to `core`) and returns its output with the child's own CPU time and
+    peak RSS, taken from wait4()."""
+    if core is not None:
+        argv = ["taskset", "-c", str(core)] + list(argv)
+    start = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=err, env=env)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.01)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        return Outcome(out.read().decode(errors="replace"), err.read().decode(errors="replace"), proc.returncode,
+                       usage.ru_utime + usage.ru_stime, usage.ru_maxrss, wall)
+
+
+def median(values):
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def machine_description():
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        m = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+        mem_kb = int(m.group(1)) if m else 0
+    except OSError:
+        pass
+    kernel = os.uname().release
+    distro = ""
+    try:
+        m = re.search(r'PRETTY_NAME="([^"]*)"', Path("/etc/os-release").read_text())
+        distro = m.group(1) if m else ""
+    except OSError:
+        pass
+    return "%d × %s, %.0f GiB RAM, %s, Linux %s" % (os.cpu_count(), model, mem_kb / 1048576, distro, kernel)
+
+
+def tool_version(argv):
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        text = (p.stdout or p.stderr).strip().splitlines()
+        return text[0] if text else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
