@@ -299,7 +299,7 @@ asio::awaitable<void> send_one(load_run& run, counter index, tally& mine)
 {
     std::error_code ec;
     auto res = co_await run.transport().async_send(run.make_request(index), into(ec));
-    run.open_conns().observe(run.transport().stats().total.open);
+    run.open_conns().observe(run.transport().gauges().open);
     if (!ec) {
         ++mine.statuses[res.status];
         if (run.abandons(index))
@@ -362,7 +362,7 @@ private:
     asio::awaitable<void> loop()
     {
         while (!stopped_) {
-            peak_.observe(transport_.stats().total.open);
+            peak_.observe(transport_.gauges().open);
             timer_.expires_after(sample_period);
             std::error_code ignored;
             co_await timer_.async_wait(into(ignored));

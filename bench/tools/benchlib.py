@@ -4,6 +4,7 @@ running clients pinned to a core and collecting their rusage, and small statisti
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -108,30 +109,55 @@ class Outcome:
         raise RuntimeError("no JSON in output: %r %r" % (self.stdout[-500:], self.stderr[-500:]))
 
 
+MEASURE = None  # path of the `measure` launcher (bench/tools/measure.c), set by the driver
+
+
 def run_measured(argv, core=None, env=None, timeout=600):
-    """Runs argv (pinned to `core`) and returns its output with the child's own CPU time and
-    peak RSS, taken from wait4()."""
+    """Runs argv (pinned to `core`) and returns its output with its own CPU time and peak RSS.
+    With the `measure` launcher these are the command's own figures (peak RSS survives exec,
+    so a command forked straight from this Python process would report Python's size);
+    without it they come from wait4() and the RSS may be inflated."""
+    argv = [str(a) for a in argv]
     if core is not None:
-        argv = ["taskset", "-c", str(core)] + list(argv)
+        argv = ["taskset", "-c", str(core)] + argv
+    report = None
+    if MEASURE:
+        report = tempfile.NamedTemporaryFile(suffix=".rusage", delete=False)
+        report.close()
+        argv = [str(MEASURE), report.name] + argv
     start = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=err, env=env)
-        deadline = start + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
+    try:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
                 proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.01)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.monotonic() - start
-        out.seek(0)
-        err.seek(0)
-        return Outcome(out.read().decode(errors="replace"), err.read().decode(errors="replace"), proc.returncode,
-                       usage.ru_utime + usage.ru_stime, usage.ru_maxrss, wall)
+                proc.wait()
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            wall = time.monotonic() - start
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        cpu, rss = None, None
+        if report:
+            try:
+                r = json.loads(Path(report.name).read_text())
+                cpu, rss = r["user_s"] + r["sys_s"], r["maxrss_kb"]
+            except (OSError, ValueError, KeyError):
+                pass
+        if cpu is None:  # (RUSAGE_CHILDREN accumulates: take the difference)
+            global _children_cpu
+            total = usage.ru_utime + usage.ru_stime
+            cpu, rss = total - _children_cpu, usage.ru_maxrss
+            _children_cpu = total
+        return Outcome(stdout, stderr, proc.returncode, cpu, rss, wall)
+    finally:
+        if report:
+            os.unlink(report.name)
+
+
+_children_cpu = 0.0
 
 
 def median(values):

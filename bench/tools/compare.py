@@ -199,7 +199,7 @@ def report(results, extras, runs, meta):
     w("- leash %s (Release, g++ -O2), %s, %s, undici %s on Node %s, %s." % (
         meta["leash"], meta["curl"], meta["go"], meta["undici"], meta["node"], meta["wrk"]))
     w("- %d runs per cell, clients alternating within each run; medians. CPU is the client process's user+system time "
-      "(wait4) divided by its requests, start-up included; RSS is its peak." % runs)
+      "divided by its requests, start-up included; RSS is its peak (both measured by bench/tools/measure.c)." % runs)
     w("")
     w("| case | client | req/s | CPU µs/req | peak RSS MiB | leash req/s ÷ client | leash CPU ÷ client |")
     w("|---|---|--:|--:|--:|--:|--:|")
@@ -287,6 +287,8 @@ def main():
     args = ap.parse_args()
     log = lambda s: print(s, file=sys.stderr, flush=True)
     bins = args.bins.resolve()
+    if (bins / "measure").exists():
+        B.MEASURE = bins / "measure"
     meta = versions(bins)
     extras = {}
     with B.Nginx(core=SERVER_CORE) as server:

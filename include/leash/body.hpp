@@ -10,6 +10,10 @@
 // request's total deadline, and honours per-operation cancellation (which closes the
 // connection). A body is used by one thread at a time, like an Asio socket; destroying it
 // is safe on any thread, also while a read is in flight (the read then fails).
+//
+// A small body that arrived whole with the head is taken at once and its connection returned
+// before async_send completes; reads of it, like reads after the end, complete without I/O
+// (posted to the handler's executor, never inline).
 #pragma once
 
 #include <leash/detail/body_core.hpp>
@@ -59,6 +63,8 @@ public:
         if (!core_)
             return detail::spawn_operation_on(
                 fallback_executor(token), closed_result<std::size_t>(), std::forward<Token>(token));
+        if (core_->completes_without_io())
+            return detail::complete_posted(core_->executor(), core_->read_some_now(first), std::forward<Token>(token));
         ++core_->reads_in_flight;  // before initiation: close() from another thread must post
         return detail::spawn_operation_on(core_->executor(), read_some_op(core_, first),
                                                     std::forward<Token>(token));
@@ -73,6 +79,8 @@ public:
         if (!core_)
             return detail::spawn_operation_on(
                 fallback_executor(token), closed_result<std::string>(), std::forward<Token>(token));
+        if (core_->completes_without_io())
+            return detail::complete_posted(core_->executor(), core_->read_all_now(limit), std::forward<Token>(token));
         ++core_->reads_in_flight;
         return detail::spawn_operation_on(core_->executor(), read_all_op(core_, limit),
                                                     std::forward<Token>(token));

@@ -82,6 +82,9 @@ public:
 
     // A consistent snapshot of the pool's gauges and counters.
     transport_stats stats() const { return state_->stats(); }
+    // Just the gauges summed over hosts (stats().total), without copying anything per host:
+    // cheap enough to call after every request.
+    pool_gauges gauges() const { return state_->gauges(); }
 
 private:
     std::shared_ptr<detail::transport_state> state_;

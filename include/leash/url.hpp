@@ -118,10 +118,11 @@ inline std::optional<url> url::parse(std::string_view text, std::error_code& ec)
         const auto host = authority.substr(0, colon);
         if (host.empty())
             return std::nullopt;
-        for (char c : host) {
-            if (!detail::is_reg_name_char(static_cast<unsigned char>(c)))
+        u.host_.resize(host.size());
+        for (std::size_t i = 0; i < host.size(); ++i) {
+            if (!detail::is_reg_name_char(static_cast<unsigned char>(host[i])))
                 return std::nullopt;
-            u.host_ += detail::ascii_lower(c);
+            u.host_[i] = detail::ascii_lower(host[i]);
         }
         if (colon != std::string_view::npos) {
             port_text = authority.substr(colon + 1);

@@ -28,6 +28,14 @@ public:
     // A body with nothing to read (HEAD, 204, 304, or fully consumed with the head).
     explicit body_core(asio::any_io_executor strand) : strand_(std::move(strand)) {}
 
+    // A body whose whole rest arrived with the head: `held` is all of it, the connection is
+    // already back in the pool.
+    body_core(asio::any_io_executor strand, std::string held, headers trailers)
+        : strand_(std::move(strand)), held_(std::move(held)), trailers_(std::move(trailers))
+    {
+        piece_ = held_;
+    }
+
     // A body still to be read from `conn`, leased from `owner`; `timer` is the request's.
     body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
               std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after, phase_timer timer);
@@ -41,11 +49,17 @@ public:
     asio::awaitable<op_result<std::size_t>> read_some(asio::mutable_buffer out);
     asio::awaitable<op_result<std::string>> read_all(std::size_t limit);
 
+    // Whether reads complete without I/O: no connection is held (the data, if any, is here).
+    // Then the *_now forms give the same results as the awaitables, on the caller's thread.
+    bool completes_without_io() const noexcept { return conn_ == nullptr; }
+    op_result<std::size_t> read_some_now(asio::mutable_buffer out);
+    op_result<std::string> read_all_now(std::size_t limit);
+
     // Ends the lease now: keeps the connection if the rest of the message is already
     // buffered, closes it otherwise. Later reads fail with error::body_closed.
     void close() noexcept;
 
-    bool done() const noexcept { return done_; }
+    bool done() const noexcept { return done_ && piece_.empty(); }
     bool holds_connection() const noexcept { return conn_ != nullptr; }
     const headers& trailers() const noexcept { return trailers_; }
 
@@ -67,7 +81,8 @@ private:
     clock::duration body_read_{};
     clock::time_point deadline_ = clock::time_point::max();
     bool close_after_ = false;
-    std::string_view piece_;   // body bytes handed out by the parser, not yet read
+    std::string held_;         // the rest of a message that arrived with its head
+    std::string_view piece_;   // body bytes handed out by the parser (or held_), not yet read
     bool done_ = true;         // the message ended (eof from now on)
     bool closed_ = false;      // closed before its end
     std::error_code failed_;   // a read failed; repeated on later reads

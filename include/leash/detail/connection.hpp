@@ -9,6 +9,7 @@
 #include <leash/detail/tls_client.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,11 +17,14 @@ namespace leash::detail {
 
 class connection {
 public:
+    // The read buffer starts small, so that idle connections that carried small responses
+    // cost little memory, and grows to its full size once a read fills it.
+    static constexpr std::size_t initial_read_buffer_size = 2 * 1024;
     static constexpr std::size_t read_buffer_size = 16 * 1024;
 
-    connection(const asio::any_io_executor& ex, std::string key) : stream(ex), key(std::move(key))
+    connection(const asio::any_io_executor& ex, std::string key)
+        : stream(ex), key(std::move(key)), buffer_(new char[initial_read_buffer_size])
     {
-        buffer_.resize(read_buffer_size);
     }
 
     detail::stream stream;
@@ -36,16 +40,29 @@ public:
     clock::duration idle_timeout{}; // for the pool; the server's hint may shorten it
 
     // --- read buffer: bytes [begin, end) are received but not yet parsed ---
-    const char* buffered_data() const noexcept { return buffer_.data() + begin_; }
+    const char* buffered_data() const noexcept { return buffer_.get() + begin_; }
     std::size_t buffered_size() const noexcept { return end_ - begin_; }
     void consume(std::size_t n) noexcept { begin_ += n; }
     // Space to read into; only called when every buffered byte has been parsed.
-    asio::mutable_buffer prepare() noexcept
+    // (Nothing may still point into the buffer: the parser's pieces were taken.)
+    asio::mutable_buffer prepare()
     {
         begin_ = end_ = 0;
-        return asio::buffer(buffer_);
+        if (grow_) {
+            buffer_.reset(new char[read_buffer_size]);  // uninitialised: only what is read is touched
+            capacity_ = read_buffer_size;
+            grow_ = false;
+        }
+        return asio::buffer(buffer_.get(), capacity_);
     }
-    void commit(std::size_t n) noexcept { end_ += n; }
+    void commit(std::size_t n) noexcept
+    {
+        end_ += n;
+        filled_ = end_ == capacity_;
+        grow_ = filled_ && capacity_ < read_buffer_size;
+    }
+    // Whether the last read filled the whole buffer (so more was probably waiting).
+    bool filled_last_read() const noexcept { return filled_; }
     void clear_buffer() noexcept { begin_ = end_ = 0; }
 
     // Once a message ended: whether the connection may carry another request (the response
@@ -53,7 +70,10 @@ public:
     bool reusable_after_message() const noexcept { return parser.keep_alive() && buffered_size() == 0; }
 
 private:
-    std::vector<char> buffer_;
+    std::unique_ptr<char[]> buffer_;
+    std::size_t capacity_ = initial_read_buffer_size;
+    bool grow_ = false;
+    bool filled_ = false;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
 };

@@ -241,20 +241,28 @@ public:
     }
 
     // Totals and per-host gauges.
-    void fill(transport_stats& s) const
+    // The gauges summed over hosts.
+    pool_gauges totals() const noexcept
     {
-        s.total = {};
-        s.hosts.clear();
+        pool_gauges t;
         for (auto& [key, h] : hosts_) {
             auto g = h.gauges();
-            s.hosts.emplace(key, g);
-            s.total.open += g.open;
-            s.total.idle += g.idle;
-            s.total.leased += g.leased;
-            s.total.dialing += g.dialing;
-            s.total.waiters += g.waiters;
-            s.total.live_bodies += g.live_bodies;
+            t.open += g.open;
+            t.idle += g.idle;
+            t.leased += g.leased;
+            t.dialing += g.dialing;
+            t.waiters += g.waiters;
+            t.live_bodies += g.live_bodies;
         }
+        return t;
+    }
+
+    void fill(transport_stats& s) const
+    {
+        s.hosts.clear();
+        for (auto& [key, h] : hosts_)
+            s.hosts.emplace(key, h.gauges());
+        s.total = totals();
     }
 
     std::size_t idle_total() const noexcept { return idle_total_; }

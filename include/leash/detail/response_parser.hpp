@@ -101,6 +101,7 @@ public:
     // The pending body piece, if any; take_body() hands it out and clears it.
     bool has_body() const noexcept { return !body_.empty(); }
     std::string_view take_body() noexcept { return std::exchange(body_, {}); }
+    std::size_t pending_body_size() const noexcept { return body_.size(); }
 
     int status() const noexcept { return status_; }
     const std::string& reason() const noexcept { return reason_; }

@@ -106,6 +106,21 @@ auto launch(bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op, To
         token, own_strand, std::move(ex), std::move(op));
 }
 
+// An operation whose result is known at initiation: completes by posting it to the
+// handler's associated executor (or `ex`), never inside the initiating call.
+template <class T, class Token>
+auto complete_posted(asio::any_io_executor ex, op_result<T> result, Token&& token)
+{
+    return asio::async_initiate<Token, void(std::error_code, T)>(
+        [](auto handler, asio::any_io_executor ex, op_result<T> result) {
+            auto handler_ex = asio::get_associated_executor(handler, ex);
+            asio::post(handler_ex, [handler = std::move(handler), result = std::move(result)]() mutable {
+                std::move(handler)(std::get<0>(result), std::move(std::get<1>(result)));
+            });
+        },
+        token, std::move(ex), std::move(result));
+}
+
 template <class R, class Token>
 auto spawn_operation(asio::any_io_executor ex, asio::awaitable<R> op, Token&& token)
 {

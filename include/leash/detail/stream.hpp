@@ -47,6 +47,25 @@ public:
         return socket_.async_write_some(b, std::forward<Token>(token));
     }
 
+    // Plain TCP only: writes what the socket accepts right now, without waiting (the socket
+    // is non-blocking). Returns the bytes written; ec is would_block when it took none.
+    template <class ConstBuffers>
+    std::size_t write_some_now(const ConstBuffers& b, std::error_code& ec)
+    {
+        if (!make_non_blocking(ec))
+            return 0;
+        return socket_.write_some(b, ec);
+    }
+
+    // Plain TCP only: reads what has arrived, without waiting. Returns the bytes read; ec is
+    // would_block when nothing was there, eof at the end of the stream.
+    std::size_t read_some_now(const asio::mutable_buffer& b, std::error_code& ec)
+    {
+        if (!make_non_blocking(ec))
+            return 0;
+        return socket_.read_some(b, ec);
+    }
+
     // Aborts pending operations; they complete with operation_aborted.
     void cancel() noexcept
     {
@@ -80,6 +99,14 @@ public:
     }
 
 private:
+    bool make_non_blocking(std::error_code& ec)
+    {
+        ec = {};
+        if (!socket_.non_blocking())
+            socket_.non_blocking(true, ec);
+        return !ec;
+    }
+
     socket_type socket_;
     std::unique_ptr<tls_type> tls_;
 };

@@ -84,6 +84,34 @@ inline bool is_canceled(const asio::cancellation_state& s)
     return s.cancelled() != asio::cancellation_type::none;
 }
 
+// Whether the rest of a Content-Length body is in the read buffer already (small responses
+// arrive with their head): it is then taken at once and the connection goes straight back.
+inline bool whole_body_buffered(const connection& c)
+{
+    const auto length = c.parser.content_length();
+    return length && *length <= c.parser.pending_body_size() + c.buffered_size();
+}
+
+// Parses the buffered rest of the message into `out`.
+inline std::error_code take_buffered_body(connection& c, std::string& out)
+{
+    out.reserve(static_cast<std::size_t>(*c.parser.content_length()));
+    std::error_code ec;
+    while (!c.parser.message_done()) {
+        if (c.parser.has_body()) {
+            out.append(c.parser.take_body());
+            continue;
+        }
+        const auto used = c.parser.feed(c.buffered_data(), c.buffered_size(), ec);
+        c.consume(used);
+        if (ec)
+            return ec;
+        if (used == 0 && !c.parser.has_body() && !c.parser.message_done())
+            return error::malformed_response;  // cannot happen with a complete Content-Length body
+    }
+    return {};
+}
+
 class transport_state : public std::enable_shared_from_this<transport_state> {
 public:
     transport_state(asio::any_io_executor ex, transport_options options)
@@ -130,6 +158,12 @@ public:
     // shutdown(), then waits until nothing is in flight, at most `grace`; then closes what
     // remains (error::shutdown_incomplete).
     asio::awaitable<std::error_code> drain(clock::duration grace);
+
+    pool_gauges gauges() const
+    {
+        std::lock_guard lock(mutex_);
+        return pool_.totals();
+    }
 
     transport_stats stats() const
     {
@@ -539,9 +573,21 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
         }
 
         const bool close_after = close_requested || facts.body_skipped;
+        std::string held;
+        if (!c.parser.message_done() && whole_body_buffered(c)) {
+            ec = take_buffered_body(c, held);
+            if (ec) {
+                close_leased(std::move(got.conn), close_reason::error);
+                co_return failed<response>(ec);
+            }
+        }
         if (c.parser.message_done()) {
+            auto trailers = std::move(c.parser.trailer_fields());
             release(std::move(got.conn), c.reusable_after_message() && !close_after);
-            r.body = body(std::make_shared<body_core>(strand));
+            if (held.empty())
+                r.body = body(std::make_shared<body_core>(strand));
+            else
+                r.body = body(std::make_shared<body_core>(strand, std::move(held), std::move(trailers)));
         } else {
             body_opened(key);
             r.body = body(std::make_shared<body_core>(strand, shared_from_this(), std::move(got.conn),
@@ -811,15 +857,33 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
     std::error_code ec;
     if (is_canceled(co_await asio::this_coro::cancellation_state))
         co_return asio::error::operation_aborted;
-    const std::array<asio::const_buffer, 2> out{asio::buffer(c.head),
-                                                body_with_head ? asio::buffer(req.body) : asio::const_buffer()};
-    timer.arm(limits.write, error::write_timeout, limits.deadline, abort);
-    const auto written = co_await asio::async_write(c.stream, out, asio::redirect_error(asio::use_awaitable, ec));
-    facts.request_bytes_written = written > 0;
-    if (auto t = timer.disarm())
-        co_return t;
-    if (ec)
-        co_return ec;
+    std::array<asio::const_buffer, 2> out{asio::buffer(c.head),
+                                          body_with_head ? asio::buffer(req.body) : asio::const_buffer()};
+    // A small request usually fits the socket's send buffer: write it at once, and only wait
+    // (under the write timeout) for what the socket did not take.
+    std::size_t written = 0;
+    if (!c.stream.is_tls()) {
+        written = c.stream.write_some_now(out, ec);
+        facts.request_bytes_written = written > 0;
+        if (ec && ec != asio::error::would_block)
+            co_return ec;
+        ec = {};
+        if (written < out[0].size()) {
+            out[0] += written;
+        } else {
+            out[1] += written - out[0].size();
+            out[0] = asio::const_buffer();
+        }
+    }
+    if (asio::buffer_size(out) > 0) {
+        timer.arm(limits.write, error::write_timeout, limits.deadline, abort);
+        written = co_await asio::async_write(c.stream, out, asio::redirect_error(asio::use_awaitable, ec));
+        facts.request_bytes_written = facts.request_bytes_written || written > 0;
+        if (auto t = timer.disarm())
+            co_return t;
+        if (ec)
+            co_return ec;
+    }
 
     bool body_pending = has_body && !body_with_head;
     if (expect_continue) {
@@ -1024,19 +1088,30 @@ inline asio::awaitable<std::error_code> body_core::fill()
             fail(ec);
             co_return ec;
         }
-        // Every buffered byte is parsed: read more.
-        if (is_canceled(co_await asio::this_coro::cancellation_state)) {
-            fail(asio::error::operation_aborted);
-            co_return asio::error::operation_aborted;
+        // Every buffered byte is parsed: read more. After a read that filled the buffer more
+        // is probably waiting: take it at once if so (plain TCP), as a large body streams in.
+        std::size_t n = 0;
+        bool got = false;
+        if (c.filled_last_read() && !c.stream.is_tls()) {
+            n = c.stream.read_some_now(c.prepare(), ec);
+            got = ec != asio::error::would_block;
+            if (!got)
+                ec = {};
         }
-        timer_->arm(body_read_, error::body_read_timeout, deadline_, [&c] { c.stream.cancel(); });
-        const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
-        if (auto t = timer_->disarm())
-            ec = t;
-        else if (is_canceled(co_await asio::this_coro::cancellation_state))
-            ec = asio::error::operation_aborted;
-        if (!conn_)  // closed while reading
-            co_return closed_ ? std::error_code(error::body_closed) : failed_;
+        if (!got) {
+            if (is_canceled(co_await asio::this_coro::cancellation_state)) {
+                fail(asio::error::operation_aborted);
+                co_return asio::error::operation_aborted;
+            }
+            timer_->arm(body_read_, error::body_read_timeout, deadline_, [&c] { c.stream.cancel(); });
+            n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
+            if (auto t = timer_->disarm())
+                ec = t;
+            else if (is_canceled(co_await asio::this_coro::cancellation_state))
+                ec = asio::error::operation_aborted;
+            if (!conn_)  // closed while reading
+                co_return closed_ ? std::error_code(error::body_closed) : failed_;
+        }
         if (c.killed)
             ec = error::shut_down;
         else if (ec == asio::ssl::error::stream_truncated)  // TLS ended without close_notify: never a clean end
@@ -1090,6 +1165,11 @@ inline asio::awaitable<op_result<std::string>> body_core::read_all(std::size_t l
     std::string out;
     if (closed_)
         co_return op_result<std::string>{error::body_closed, std::move(out)};
+    // Room for a declared length up front (bounded: the server's figure is not trusted).
+    constexpr std::uint64_t max_reserve = 16 * 1024 * 1024;
+    if (conn_)
+        if (const auto declared = conn_->parser.content_length())
+            out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>({*declared, limit, max_reserve})));
     for (;;) {
         auto ec = co_await fill();
         if (ec == asio::error::eof)
@@ -1105,6 +1185,38 @@ inline asio::awaitable<op_result<std::string>> body_core::read_all(std::size_t l
         out.append(piece_);
         piece_ = {};
     }
+}
+
+inline op_result<std::size_t> body_core::read_some_now(asio::mutable_buffer out)
+{
+    if (closed_)
+        return {error::body_closed, 0};
+    if (out.size() == 0)
+        return {std::error_code{}, 0};
+    if (piece_.empty())
+        return {failed_ ? failed_ : std::error_code(asio::error::eof), 0};
+    const auto n = std::min(out.size(), piece_.size());
+    std::memcpy(out.data(), piece_.data(), n);
+    piece_.remove_prefix(n);
+    return {std::error_code{}, n};
+}
+
+inline op_result<std::string> body_core::read_all_now(std::size_t limit)
+{
+    std::string out;
+    if (closed_)
+        return {error::body_closed, std::move(out)};
+    if (piece_.size() > limit) {
+        piece_ = {};
+        closed_ = true;
+        return {error::body_too_large, std::move(out)};
+    }
+    if (piece_.data() == held_.data() && piece_.size() == held_.size())
+        out = std::move(held_);  // all of it, unread: no copy
+    else
+        out.assign(piece_);
+    piece_ = {};
+    return {failed_, std::move(out)};
 }
 
 inline void body_core::close() noexcept

@@ -1,0 +1,3 @@
+module leash-bench-peer
+
+go 1.19
