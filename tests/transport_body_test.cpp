@@ -219,3 +219,71 @@ TEST_CASE("body: a body outliving its transport's shutdown still reads to the en
     }());
     h.require_clean_end();
 }
+
+TEST_CASE("body: a small body that arrives with its head gives the connection back before the response is delivered")
+{
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request&) { return reply::ok("a small body"); }, {}, kind);
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        // The body came in the same read as the head: it is held by the response, and the
+        // connection is idle again although nothing was read yet.
+        CHECK_FALSE(res.body.holds_connection());
+        CHECK_FALSE(res.body.is_done());
+        CHECK(h.transport.stats().total.idle == 1);
+        CHECK(h.transport.stats().total.live_bodies == 0);
+        char first[5];
+        auto [some_ec, n] = co_await res.body.async_read_some(asio::buffer(first), as_tuple);
+        REQUIRE_FALSE(some_ec);
+        CHECK(std::string_view(first, n) == "a sma");
+        auto [all_ec, rest] = co_await res.body.async_read_all(1024, as_tuple);
+        REQUIRE_FALSE(all_ec);
+        CHECK(rest == "ll body");
+        CHECK(res.body.is_done());
+        char more[1];
+        auto [eof, zero] = co_await res.body.async_read_some(asio::buffer(more), as_tuple);
+        CHECK(eof == asio::error::eof);
+        CHECK(zero == 0);
+        co_await fetch_ok(h.transport, h.url());
+    }());
+    CHECK(h.server.accepted() == 1);
+    h.require_clean_end();
+}
+
+TEST_CASE("body: a small body taken with its head still honours read_all's limit")
+{
+    harness h([](const received_request&) { return reply::ok(std::string(100, 'x')); });
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        auto [all_ec, text] = co_await res.body.async_read_all(99, as_tuple);
+        CHECK(all_ec == leash::error::body_too_large);
+        auto [again, nothing] = co_await res.body.async_read_all(1000, as_tuple);
+        CHECK(again == leash::error::body_closed);
+        co_await fetch_ok(h.transport, h.url());  // the connection went back with the head
+    }());
+    CHECK(h.server.accepted() == 1);
+    h.require_clean_end();
+}
+
+TEST_CASE("body: a body of several MiB is read whole, and its connection reused")
+{
+    LEASH_EVERY_TRANSPORT_KIND();
+    std::string expected(3 * 1024 * 1024 + 7, '\0');
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        expected[i] = static_cast<char>('a' + i % 26);
+    harness h([&](const received_request&) { return reply::ok(expected); }, {}, kind);
+    h.run([&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 2; ++i) {
+            auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+            REQUIRE_FALSE(ec);
+            auto [read_ec, text] = co_await res.body.async_read_all(expected.size(), as_tuple);
+            REQUIRE_FALSE(read_ec);
+            CHECK(text.size() == expected.size());
+            CHECK(text == expected);
+        }
+    }());
+    CHECK(h.server.accepted() == 1);
+    h.require_clean_end();
+}

@@ -174,3 +174,23 @@ TEST_CASE("framing: bytes after a complete response make the connection unusable
     CHECK(h.server.accepted() == 2);
     h.require_clean_end();
 }
+
+TEST_CASE("framing: a head larger than the first read buffer is read whole")
+{
+    LEASH_EVERY_TRANSPORT_KIND();
+    leash::test::header_list big;
+    for (int i = 0; i < 40; ++i)
+        big.push_back({"X-Field-" + std::to_string(i), std::string(200, static_cast<char>('a' + i % 26))});
+    harness h([&](const received_request&) { return reply::ok("done", big); }, {}, kind);
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        CHECK(res.headers.get("X-Field-39") == std::string(200, static_cast<char>('a' + 39 % 26)));
+        auto [read_ec, text] = co_await res.body.async_read_all(100, as_tuple);
+        REQUIRE_FALSE(read_ec);
+        CHECK(text == "done");
+        co_await fetch_ok(h.transport, h.url());
+    }());
+    CHECK(h.server.accepted() == 1);
+    h.require_clean_end();
+}

@@ -294,3 +294,20 @@ TEST_CASE("transport pool: http and https keys and distinct ports never share a 
     CHECK(h.transport.stats().hosts.size() == 2);
     h.require_clean_end({&other});
 }
+
+TEST_CASE("transport pool: gauges() is stats().total without the per-host copy")
+{
+    harness h;
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        const auto g = h.transport.gauges();
+        const auto t = h.transport.stats().total;
+        CHECK(g.open == t.open);
+        CHECK(g.idle == t.idle);
+        CHECK(g.leased == t.leased);
+        CHECK(g.live_bodies == t.live_bodies);
+        CHECK(g.open == 1);
+    }());
+    h.require_clean_end();
+}
