@@ -68,6 +68,30 @@ TEST_CASE("tls: a new connection to a known host resumes the session")
     h.require_clean_end();
 }
 
+TEST_CASE("tls: a burst of new connections to a known host resumes on every one")
+{
+    // Each TLS 1.3 ticket serves one resumption: the cache keeps several per host.
+    leash::transport_options o;
+    o.max_idle_conns_per_host = 0;  // every request needs a new connection
+    harness h({}, o, tls);
+    constexpr int burst = 2;
+    h.run([&]() -> asio::awaitable<void> {
+        co_await fetch_ok(h.transport, h.url());  // a full handshake; the server sends tickets
+        co_await fetch_ok(h.transport, h.url());  // resumed, with a ticket of its own
+        co_await wait_until([&] { return h.server_side_all_closed(); });
+        auto ex = co_await asio::this_coro::executor;
+        int done = 0;
+        for (int i = 0; i < burst; ++i)
+            asio::co_spawn(ex, fetch_ok(h.transport, h.url()), [&](std::exception_ptr, const auto&) { ++done; });
+        co_await wait_until([&] { return done == burst; });
+    }());
+    auto s = h.transport.stats();
+    CHECK(s.tls_handshakes == 2 + burst);
+    CHECK(s.tls_resumptions == 1 + burst);
+    CHECK(h.front->resumed_handshakes() == 1 + burst);
+    h.require_clean_end();
+}
+
 TEST_CASE("tls: session resumption can be switched off")
 {
     leash::transport_options o;

@@ -1,6 +1,7 @@
 // The client side of TLS for a transport: builds (or adopts) the SSL context, prepares each
 // new connection's SSL object (SNI, peer and host name verification, ALPN, minimum version,
-// a cached session to resume), and keeps the per-host session cache.
+// a cached session to resume), and keeps the per-host session cache (several TLS 1.3
+// tickets per host, each used once).
 //
 // Thread-safe: the cache is guarded by its own mutex; OpenSSL calls on_new_session from
 // whichever strand is reading when a session (ticket) arrives.
@@ -13,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,8 +61,9 @@ public:
 
     ~tls_client()
     {
-        for (auto& [key, session] : sessions_)
-            SSL_SESSION_free(session);
+        for (auto& [key, stored] : sessions_)
+            for (auto* session : stored)
+                SSL_SESSION_free(session);
     }
 
     // The context, with its trust store loaded. Thread-safe.
@@ -104,10 +107,10 @@ public:
 
         if (options_.session_resumption) {
             SSL_set_ex_data(ssl, slot_index(), &slot);
-            std::lock_guard lock(mutex_);
-            auto it = sessions_.find(slot.key);
-            if (it != sessions_.end())
-                SSL_set_session(ssl, it->second);
+            if (SSL_SESSION* session = take_session(slot.key)) {
+                SSL_set_session(ssl, session);  // (takes its own reference)
+                SSL_SESSION_free(session);
+            }
         }
         return {};
     }
@@ -115,15 +118,65 @@ public:
     // The connection is going away: sessions arriving from now on are not stored.
     static void detach(SSL* ssl) noexcept { SSL_set_ex_data(ssl, slot_index(), nullptr); }
 
-    // Forgets the session of `key` (after a failed handshake).
+    // Forgets the sessions of `key` (after a failed handshake).
     void forget(const std::string& key)
     {
         std::lock_guard lock(mutex_);
         auto it = sessions_.find(key);
         if (it != sessions_.end()) {
-            SSL_SESSION_free(it->second);
+            for (auto* session : it->second)
+                SSL_SESSION_free(session);
             sessions_.erase(it);
         }
+    }
+
+    // Sessions kept per host. A TLS 1.3 server sends a ticket or two per connection, and a
+    // ticket serves one resumption, so a burst of new connections needs several.
+    static constexpr std::size_t max_sessions_per_host = 8;
+
+    // A session to resume for `key` (a reference the caller frees), or null. The newest
+    // first. A TLS 1.3 ticket is handed out once and leaves the cache while others remain
+    // (RFC 8446 C.4 asks clients not to reuse tickets); the last one is shared by the
+    // connections that start before a fresh ticket arrives, so that a burst of new
+    // connections still resumes (OpenSSL stops offering it once one resumption with it has
+    // completed, and it is dropped then). A TLS 1.2 session stays for the next connection.
+    SSL_SESSION* take_session(const std::string& key)
+    {
+        std::lock_guard lock(mutex_);
+        auto it = sessions_.find(key);
+        if (it == sessions_.end())
+            return nullptr;
+        auto& stored = it->second;
+        while (!stored.empty()) {
+            SSL_SESSION* session = stored.back();
+            if (!SSL_SESSION_is_resumable(session)) {
+                stored.pop_back();
+                SSL_SESSION_free(session);
+                continue;
+            }
+            if (SSL_SESSION_get_protocol_version(session) >= TLS1_3_VERSION && stored.size() > 1)
+                stored.pop_back();  // the caller's reference is the cache's
+            else
+                SSL_SESSION_up_ref(session);
+            return session;
+        }
+        return nullptr;
+    }
+
+    // Keeps `session` (taking over the caller's reference) for later connections to `key`.
+    void store(const std::string& key, SSL_SESSION* session)
+    {
+        std::lock_guard lock(mutex_);
+        auto& stored = sessions_[key];
+        if (SSL_SESSION_get_protocol_version(session) < TLS1_3_VERSION) {
+            for (auto* old : stored)  // a TLS 1.2 session replaces what was there
+                SSL_SESSION_free(old);
+            stored.clear();
+        } else if (stored.size() == max_sessions_per_host) {
+            SSL_SESSION_free(stored.front());
+            stored.pop_front();
+        }
+        stored.push_back(session);
     }
 
 private:
@@ -147,12 +200,7 @@ private:
         auto* slot = static_cast<tls_session_slot*>(SSL_get_ex_data(ssl, slot_index()));
         if (!slot || !slot->cache || !SSL_SESSION_is_resumable(session))
             return 0;
-        auto& self = *slot->cache;
-        std::lock_guard lock(self.mutex_);
-        auto& stored = self.sessions_[slot->key];
-        if (stored)
-            SSL_SESSION_free(stored);
-        stored = session;
+        slot->cache->store(slot->key, session);
         return 1;
     }
 
@@ -161,7 +209,7 @@ private:
     bool system_store_pending_ = false;
     std::once_flag system_store_loaded_;
     std::mutex mutex_;
-    std::map<std::string, SSL_SESSION*> sessions_;
+    std::map<std::string, std::deque<SSL_SESSION*>> sessions_;  // oldest first
 };
 
 } // namespace leash::detail
