@@ -19,6 +19,7 @@
 
 #include "json_writer.hpp"
 #include "load_options.hpp"
+#include "programs/bench_common.hpp"
 
 #include <leash/leash.hpp>
 
@@ -49,6 +50,9 @@
 namespace leash_load {
 namespace {
 
+using leash_bench::countdown;
+using leash_bench::error_name;
+
 using counter = std::uint64_t;
 using steady_clock = std::chrono::steady_clock;
 
@@ -56,87 +60,6 @@ using steady_clock = std::chrono::steady_clock;
 constexpr auto drain_limit = std::chrono::seconds(5);
 // How often the open-connection gauge is sampled besides after every response.
 constexpr auto sample_period = std::chrono::milliseconds(2);
-
-// --- Error names -----------------------------------------------------------------------
-
-struct named_errno {
-    int value;
-    const char* name;
-};
-
-constexpr named_errno errno_names[] = {
-    {ECONNREFUSED, "connection_refused"},
-    {ECONNRESET, "connection_reset"},
-    {ECONNABORTED, "connection_aborted"},
-    {EPIPE, "broken_pipe"},
-    {ETIMEDOUT, "timed_out"},
-    {ENETUNREACH, "network_unreachable"},
-    {EHOSTUNREACH, "host_unreachable"},
-    {ENETDOWN, "network_down"},
-    {ENETRESET, "network_reset"},
-    {ENOTCONN, "not_connected"},
-    {EADDRNOTAVAIL, "address_not_available"},
-    {EADDRINUSE, "address_in_use"},
-    {EMFILE, "too_many_open_files"},
-    {ENFILE, "too_many_open_files_in_system"},
-    {ENOBUFS, "no_buffer_space"},
-    {ENOMEM, "not_enough_memory"},
-    {ECANCELED, "canceled"},
-};
-
-// Whether the category's values are errno values. Asio reports OS errors in a category of
-// its own ("asio.system"), which does not compare equal to std::errc.
-bool is_errno_category(const std::error_category& category)
-{
-    return category == asio::error::get_system_category() || category == std::system_category()
-        || category == std::generic_category();
-}
-
-// "<category>_<value>" with the category name made snake_case ("asio.misc" -> "asio_misc").
-std::string fallback_error_name(const std::error_code& ec)
-{
-    std::string name = ec.category().name();
-    for (auto& c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c)))
-            c = '_';
-    return name + "_" + std::to_string(ec.value());
-}
-
-// The name an error is counted under: leash's own name for its errors (tls_* for certificate
-// verification failures and other TLS errors), "canceled" for cancellation, a snake_case name for common network errors, else "<category>_<value>".
-std::string error_name(const std::error_code& ec)
-{
-    if (ec.category() == leash::error_category())
-        return leash::error_name(static_cast<leash::error>(ec.value()));
-    if (ec.category() == leash::x509_category()) {
-        if (ec == leash::tls_error::certificate_untrusted)
-            return "tls_certificate_untrusted";
-        if (ec == leash::tls_error::host_name_mismatch)
-            return "tls_host_name_mismatch";
-        if (ec == leash::tls_error::certificate_expired)
-            return "tls_certificate_expired";
-        return "tls_verification_failed";
-    }
-    if (ec.category() == asio::error::get_ssl_category() || ec.category() == asio::ssl::error::get_stream_category())
-        return "tls_protocol_error";
-    if (ec == asio::error::operation_aborted)
-        return "canceled";
-    if (ec == asio::error::eof)
-        return "eof";
-    if (ec == asio::error::host_not_found)
-        return "host_not_found";
-    if (ec == asio::error::host_not_found_try_again)
-        return "host_not_found_try_again";
-    if (ec == asio::error::no_data)
-        return "no_data";
-    if (ec == asio::error::service_not_found)
-        return "service_not_found";
-    if (is_errno_category(ec.category()))
-        for (const auto& known : errno_names)
-            if (ec.value() == known.value)
-                return known.name;
-    return fallback_error_name(ec);
-}
 
 // --- Shared state ----------------------------------------------------------------------
 
@@ -173,29 +96,6 @@ private:
     std::atomic<counter> peak_{0};
 };
 
-// Counts down to zero; another thread waits for it with a timeout.
-class countdown {
-public:
-    explicit countdown(counter n) : remaining_(n) {}
-
-    void count_down()
-    {
-        std::lock_guard lock(mutex_);
-        if (remaining_ > 0 && --remaining_ == 0)
-            reached_zero_.notify_all();
-    }
-    // True once zero was reached, false if `limit` passed first.
-    bool wait_for(steady_clock::duration limit)
-    {
-        std::unique_lock lock(mutex_);
-        return reached_zero_.wait_for(lock, limit, [this] { return remaining_ == 0; });
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable reached_zero_;
-    counter remaining_;
-};
 
 // What the workers share: the options, the transport, the request index and live progress.
 class load_run {

@@ -20,10 +20,13 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -96,6 +99,12 @@ inline std::string error_name(const std::error_code& ec)
         return "eof";
     if (ec == asio::error::host_not_found)
         return "host_not_found";
+    if (ec == asio::error::host_not_found_try_again)
+        return "host_not_found_try_again";
+    if (ec == asio::error::no_data)
+        return "no_data";
+    if (ec == asio::error::service_not_found)
+        return "service_not_found";
     if (detail::is_errno_category(ec.category()))
         for (const auto& known : detail::errno_names)
             if (ec.value() == known.value)
@@ -106,6 +115,30 @@ inline std::string error_name(const std::error_code& ec)
             c = '_';
     return name + "_" + std::to_string(ec.value());
 }
+
+// Counts down to zero; another thread waits for it with a timeout.
+class countdown {
+public:
+    explicit countdown(counter n) : remaining_(n) {}
+
+    void count_down()
+    {
+        std::lock_guard lock(mutex_);
+        if (remaining_ > 0 && --remaining_ == 0)
+            reached_zero_.notify_all();
+    }
+    // True once zero was reached, false if `limit` passed first.
+    bool wait_for(std::chrono::steady_clock::duration limit)
+    {
+        std::unique_lock lock(mutex_);
+        return reached_zero_.wait_for(lock, limit, [this] { return remaining_ == 0; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable reached_zero_;
+    counter remaining_;
+};
 
 // --- The process's own resources --------------------------------------------------------
 

@@ -59,6 +59,7 @@ namespace leash_soak {
 namespace {
 
 using leash_bench::counter;
+using leash_bench::countdown;
 using steady_clock = std::chrono::steady_clock;
 
 constexpr auto sample_period = std::chrono::seconds(1);
@@ -174,29 +175,6 @@ struct tally {
     }
 };
 
-// Counts down to zero; another thread waits for it with a timeout.
-class countdown {
-public:
-    explicit countdown(counter n) : remaining_(n) {}
-
-    void count_down()
-    {
-        std::lock_guard lock(mutex_);
-        if (remaining_ > 0 && --remaining_ == 0)
-            reached_zero_.notify_all();
-    }
-    // True once zero was reached, false if `limit` passed first.
-    bool wait_for(steady_clock::duration limit)
-    {
-        std::unique_lock lock(mutex_);
-        return reached_zero_.wait_for(lock, limit, [this] { return remaining_ == 0; });
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable reached_zero_;
-    counter remaining_;
-};
 
 // What the workers share: the options, the transport, the request index, live progress.
 class soak_run {
