@@ -219,3 +219,12 @@ TEST_CASE("parser: reset prepares for the next response on the same connection")
     CHECK(r.body == "ok");
     CHECK(p.head_fields().size() == 1);
 }
+
+TEST_CASE("parser: a status line whose code is not three digits is refused")
+{
+    // llhttp 8.1 reads an empty status code after an extra space as 0 (found by fuzzing).
+    static const char raw[] = "HTTP/1.1  \0O0902\xce\xce\xce\xce\xce\xceK\r\nContent-Length: 0\r\n\r\n";
+    const std::string input(raw, sizeof raw - 1);
+    CHECK(parse(input).ec == error::error::malformed_response);
+    CHECK(parse(input, true).ec == error::error::malformed_response);
+}

@@ -32,6 +32,17 @@ TEST_CASE("url: accepts bracketed IPv6 literals")
     CHECK(u.authority() == "[::1]:9000");
 }
 
+TEST_CASE("url: an IPv6 literal must be an address, and its hex digits are lower-cased")
+{
+    CHECK(url::parse("http://[2001:DB8::A]/").host() == "2001:db8::a");
+    for (const char* text : {"http://[:C.]:39/", "http://[::1::2]/", "http://[12345::]/", "http://[1.2.3.4]/"}) {
+        std::error_code ec;
+        CAPTURE(text);
+        CHECK_FALSE(url::parse(text, ec));
+        CHECK(ec == leash::error::invalid_url);
+    }
+}
+
 TEST_CASE("url: rejects malformed input with invalid_url")
 {
     for (const char* text : {"", "http://", "http:///path", "http//h/", "://h", "http://h:/", "http://h:0/",

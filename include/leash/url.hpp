@@ -9,6 +9,8 @@
 
 #include <leash/error.hpp>
 
+#include <arpa/inet.h>
+
 #include <cctype>
 #include <charconv>
 #include <cstdint>
@@ -103,7 +105,12 @@ inline std::optional<url> url::parse(std::string_view text, std::error_code& ec)
         for (unsigned char c : literal)
             if (!(std::isxdigit(c) || c == ':' || c == '.'))
                 return std::nullopt;
-        u.host_ = std::string(literal);
+        u.host_.resize(literal.size());
+        for (std::size_t i = 0; i < literal.size(); ++i)
+            u.host_[i] = detail::ascii_lower(literal[i]);
+        in6_addr address;
+        if (inet_pton(AF_INET6, u.host_.c_str(), &address) != 1)
+            return std::nullopt;
         u.ipv6_ = true;
         const auto after = authority.substr(close + 1);
         if (!after.empty()) {

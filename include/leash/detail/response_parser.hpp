@@ -183,6 +183,10 @@ private:
             st.on_headers_complete = [](llhttp_t* p) {
                 auto& me = self(p);
                 me.status_ = p->status_code;
+                if (me.status_ < 100 || me.status_ > 999) {  // status-code = 3DIGIT (RFC 9112 4)
+                    me.user_error_ = error::malformed_response;
+                    return -1;
+                }
                 if (me.status_ == 101) {
                     me.user_error_ = error::upgrade_not_supported;
                     return -1;
