@@ -170,7 +170,10 @@ public:
         CHECK(server.wait_for_open_connections(0, 5s));
         for (auto* other : others)
             CHECK(other->wait_for_open_connections(0, 5s));
-        CHECK(open_fd_count() <= fds_at_start);  // no descriptor more than before the test
+        // no descriptor more than before the test
+        const bool no_extra_fd = open_fd_count_settles_at_most(fds_at_start);
+        INFO("open descriptors: " << describe_open_fds());
+        CHECK(no_extra_fd);
     }
 
     test_server server;

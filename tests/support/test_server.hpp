@@ -934,4 +934,32 @@ inline std::size_t open_fd_count() {
     return count > 0 ? count - 1 : 0;
 }
 
+// The process's open descriptors and what each refers to: "3 -> /dev/null, 5 -> socket:[1234]".
+inline std::string describe_open_fds() {
+    std::string result;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+         it.increment(ec)) {
+        std::error_code link_ec;
+        const auto target = std::filesystem::read_symlink(it->path(), link_ec);
+        if (!result.empty()) result += ", ";
+        result += it->path().filename().string() + " -> " + (link_ec ? "?" : target.string());
+    }
+    return result;
+}
+
+// Whether the number of open descriptors drops to `limit` or below within `timeout`. A
+// descriptor that a server thread is closing at the moment of the first look is not a leak;
+// one still open after `timeout` is. (The kernel offers no notification to wait on, so this
+// looks again every millisecond.)
+inline bool open_fd_count_settles_at_most(std::size_t limit,
+                                          std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (open_fd_count() <= limit) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
 }  // namespace leash::test
