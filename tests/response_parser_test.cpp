@@ -228,3 +228,93 @@ TEST_CASE("parser: a status line whose code is not three digits is refused")
     CHECK(parse(input).ec == error::error::malformed_response);
     CHECK(parse(input, true).ec == error::error::malformed_response);
 }
+
+namespace {
+
+// Parses `input` given whole and then in pieces of every size from 1 byte, and checks that
+// every way of splitting it ends in the same error.
+void check_refused_in_any_pieces(std::string_view input, std::error_code expected)
+{
+    for (std::size_t step = 1; step <= input.size(); ++step) {
+        INFO("pieces of " << step << " bytes");
+        CHECK(parse(input, false, step).ec == expected);
+    }
+}
+
+} // namespace
+
+TEST_CASE("parser: a header line folded onto the previous one (obs-fold) is refused")
+{
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+                                error::error::malformed_response);
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A: a\r\n\tb\r\nContent-Length: 0\r\n\r\n",
+                                error::error::malformed_response);
+}
+
+TEST_CASE("parser: a folded line continuing an empty header value is refused")
+{
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A:\r\n b\r\nContent-Length: 0\r\n\r\n",
+                                error::error::malformed_response);
+}
+
+TEST_CASE("parser: a folded line in the head of an interim response is refused")
+{
+    check_refused_in_any_pieces("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n ; rel=preload\r\n\r\n"
+                                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                                error::error::malformed_response);
+}
+
+TEST_CASE("parser: a folded line in the trailer section is refused")
+{
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "2\r\nok\r\n0\r\nX-T: a\r\n b\r\n\r\n",
+                                error::error::malformed_response);
+}
+
+TEST_CASE("parser: body bytes that look like a folded line are body")
+{
+    const std::string body = "a\r\n b\n\tc\r\n\r\n d";
+    const std::string input = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    for (std::size_t step = 1; step <= input.size(); ++step) {
+        INFO("pieces of " << step << " bytes");
+        const auto r = parse(input, false, step);
+        CHECK_FALSE(r.ec);
+        CHECK(r.body == body);
+    }
+}
+
+TEST_CASE("parser: trailers after a chunked body are parsed in any pieces")
+{
+    const std::string input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "3\r\n\r\n \r\n0\r\nX-T: v\r\nX-U: w\r\n\r\n";
+    for (std::size_t step = 1; step <= input.size(); ++step) {
+        INFO("pieces of " << step << " bytes");
+        response_parser p;
+        p.reset(false, {});
+        const auto r = parse(p, input, step);
+        CHECK_FALSE(r.ec);
+        CHECK(r.body == "\r\n ");
+        CHECK(r.leftover == 0);
+        CHECK(p.trailer_fields().get("X-T") == "v");
+        CHECK(p.trailer_fields().get("X-U") == "w");
+    }
+}
+
+TEST_CASE("parser: a bare LF as a line ending is refused")
+{
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\nContent-Length: 0\n\n", error::error::malformed_response);
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A: a\nContent-Length: 0\r\n\r\n", error::error::malformed_response);
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\n", error::error::malformed_response);
+}
+
+TEST_CASE("parser: Transfer-Encoding together with Content-Length is refused (request smuggling)")
+{
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+                                error::error::invalid_content_length);
+}
+
+TEST_CASE("parser: differing duplicate Content-Length headers are refused")
+{
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+                                error::error::invalid_content_length);
+}

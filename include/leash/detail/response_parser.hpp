@@ -1,4 +1,5 @@
-// Response framing, without I/O: an llhttp response parser (strict, no lenient flags) that
+// Response framing, without I/O: an llhttp response parser (strict, no lenient flags, and
+// refusing folded header lines and bare-LF empty lines, which llhttp itself lets through) that
 // collects the status line and headers, hands out body bytes incrementally and reports the
 // end of the message.
 //
@@ -14,6 +15,7 @@
 #include <llhttp.h>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,16 +60,36 @@ public:
             return 0;
         if (n > 0)
             received_bytes_ = true;
-        const auto err = llhttp_execute(&parser_, data, n);
-        if (err == HPE_OK)
-            return n;
-        if (err == HPE_PAUSED) {
-            const auto used = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
+        std::size_t used = 0;
+        do {  // (at least once: with no bytes, llhttp still ends a message after its last piece)
+            // In a head (or trailer section) llhttp gets the bytes only up to where the head
+            // may end, each line checked first for what llhttp would let through: a line
+            // folded onto the previous one (obs-fold, which llhttp joins into the value; RFC
+            // 9112 5.2 allows refusing it) and an empty line ended by a bare LF.
+            std::size_t step = n - used;
+            if (in_head_) {
+                step = line_check_.scan(data + used, step);
+                if (line_check_.refused()) {
+                    ec = error::malformed_response;
+                    return 0;
+                }
+            }
+            const auto err = llhttp_execute(&parser_, data + used, step);
+            if (err == HPE_OK) {
+                used += step;
+                continue;
+            }
+            if (err != HPE_PAUSED) {
+                ec = translate(err);
+                return 0;
+            }
+            used = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
             llhttp_resume(&parser_);
-            return used;
-        }
-        ec = translate(err);
-        return 0;
+            if (message_done_ || !body_.empty())
+                break;
+            // else paused where a trailer section starts
+        } while (used < n);
+        return used;
     }
 
     // The connection reached end of stream. Completes a close-delimited body; anything else
@@ -126,10 +148,64 @@ private:
         field_.clear();
         value_.clear();
         headers_done_ = false;
+        begin_head();
         content_length_.reset();
         close_delimited_ = false;
         keep_alive_ = false;
     }
+
+    // A head (or a trailer section) starts: its lines are checked.
+    void begin_head() noexcept
+    {
+        in_head_ = true;
+        line_check_ = {};
+    }
+
+    // Finds, in a head given piece by piece, folded lines (starting with SP or HTAB) and empty
+    // lines ended by a bare LF, and where the head may end (after an empty line), so that
+    // bytes past it are not taken for head bytes: the body that follows may hold anything.
+    class line_check {
+    public:
+        // Scans up to n bytes; returns how many belong to the head as far as can be told:
+        // all n, or up to and including the first empty line's LF.
+        std::size_t scan(const char* data, std::size_t n) noexcept
+        {
+            for (std::size_t i = 0; i < n; ++i) {
+                const char c = data[i];
+                switch (state_) {
+                case state::line_start:
+                    if (c == ' ' || c == '\t' || c == '\n') {
+                        refused_ = true;
+                        return i;
+                    }
+                    state_ = c == '\r' ? state::cr_at_line_start : state::in_line;
+                    break;
+                case state::cr_at_line_start:
+                    if (c == '\n') {
+                        state_ = state::line_start;
+                        return i + 1;  // the empty line that ends a head
+                    }
+                    state_ = state::in_line;
+                    break;
+                case state::in_line:
+                    if (const void* lf = std::memchr(data + i, '\n', n - i)) {
+                        i = static_cast<std::size_t>(static_cast<const char*>(lf) - data);
+                        state_ = state::line_start;
+                    } else {
+                        return n;
+                    }
+                    break;
+                }
+            }
+            return n;
+        }
+        bool refused() const noexcept { return refused_; }
+
+    private:
+        enum class state : unsigned char { line_start, cr_at_line_start, in_line };
+        state state_ = state::line_start;
+        bool refused_ = false;
+    };
 
     // Room made for a head's fields at its first: typical responses fit without regrowing.
     static constexpr std::size_t expected_fields = 16;
@@ -194,12 +270,19 @@ private:
                 if (me.status_ >= 100 && me.status_ < 200)
                     return 1;  // interim: no body; the final response follows
                 me.headers_done_ = true;
+                me.in_head_ = false;
                 if (me.status_ == 204 || me.status_ == 304)
                     return 1;  // never a body, whatever the head claims
                 if (p->flags & F_CONTENT_LENGTH)
                     me.content_length_ = p->content_length;
                 me.close_delimited_ = !me.head_request_ && llhttp_message_needs_eof(p);
                 return me.head_request_ ? 1 : 0;
+            };
+            st.on_chunk_header = [](llhttp_t* p) {
+                if (p->content_length != 0)
+                    return 0;
+                self(p).begin_head();  // the last chunk: a trailer section follows
+                return static_cast<int>(HPE_PAUSED);
             };
             st.on_body = [](llhttp_t* p, const char* at, std::size_t n) {
                 self(p).body_ = std::string_view(at, n);
@@ -251,6 +334,8 @@ private:
     std::string field_;
     std::string value_;
     bool headers_done_ = false;
+    bool in_head_ = true;  // parsing a head or a trailer section
+    line_check line_check_;
     bool message_done_ = false;
     std::optional<std::uint64_t> content_length_;
     bool close_delimited_ = false;
