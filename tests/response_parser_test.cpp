@@ -318,3 +318,21 @@ TEST_CASE("parser: differing duplicate Content-Length headers are refused")
     check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
                                 error::error::invalid_content_length);
 }
+
+TEST_CASE("parser: a CR not followed by LF in a head is refused")
+{
+    // llhttp 8.1 takes any byte after the CR ending the status line or the head (found by fuzzing).
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\rXContent-Length: 0\r\n\r\n", error::error::malformed_response);
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\rX", error::error::malformed_response);
+    check_refused_in_any_pieces("HTTP/1.0 100 \r\xf2\r\xf2\r\n", error::error::malformed_response);
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n", error::error::malformed_response);
+}
+
+TEST_CASE("parser: empty lines before the status line are skipped")
+{
+    for (std::size_t step = 1; step <= 8; ++step) {
+        const auto r = parse("\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, step);
+        CHECK_FALSE(r.ec);
+        CHECK(r.body == "ok");
+    }
+}

@@ -1,5 +1,5 @@
 // Response framing, without I/O: an llhttp response parser (strict, no lenient flags, and
-// refusing folded header lines and bare-LF empty lines, which llhttp itself lets through) that
+// refusing folded header lines and line endings other than CRLF, which llhttp lets through) that
 // collects the status line and headers, hands out body bytes incrementally and reports the
 // end of the message.
 //
@@ -45,6 +45,7 @@ public:
         header_count_ = 0;
         received_bytes_ = false;
         interim_responses_ = 0;
+        line_check_ = {};
         start_message();
         message_done_ = false;
         body_ = {};
@@ -65,7 +66,7 @@ public:
             // In a head (or trailer section) llhttp gets the bytes only up to where the head
             // may end, each line checked first for what llhttp would let through: a line
             // folded onto the previous one (obs-fold, which llhttp joins into the value; RFC
-            // 9112 5.2 allows refusing it) and an empty line ended by a bare LF.
+            // 9112 5.2 allows refusing it) and a line not ended by CRLF.
             std::size_t step = n - used;
             if (in_head_) {
                 step = line_check_.scan(data + used, step);
@@ -154,46 +155,43 @@ private:
         keep_alive_ = false;
     }
 
-    // A head (or a trailer section) starts: its lines are checked.
-    void begin_head() noexcept
-    {
-        in_head_ = true;
-        line_check_ = {};
-    }
+    // A head starts: its lines are checked. (The check goes on where the previous head's
+    // ended, in the same state as at the start; a trailer section restarts it.)
+    void begin_head() noexcept { in_head_ = true; }
 
-    // Finds, in a head given piece by piece, folded lines (starting with SP or HTAB) and empty
-    // lines ended by a bare LF, and where the head may end (after an empty line), so that
-    // bytes past it are not taken for head bytes: the body that follows may hold anything.
+    // Checks the line endings of a head given piece by piece, where llhttp 8.1 is lax: every
+    // line must end in CRLF (llhttp takes any byte after the CR that ends the status line or
+    // the head, and a bare LF as the empty line), and no line may start with SP or HTAB (a
+    // folded line, which llhttp joins into the value). Also finds where the head may end
+    // (after an empty line), so that bytes past it are not taken for head bytes: the body
+    // that follows may hold anything.
     class line_check {
     public:
         // Scans up to n bytes; returns how many belong to the head as far as can be told:
-        // all n, or up to and including the first empty line's LF.
+        // all n, or up to and including the LF of the first empty line. Stops at a refused byte.
         std::size_t scan(const char* data, std::size_t n) noexcept
         {
             for (std::size_t i = 0; i < n; ++i) {
                 const char c = data[i];
                 switch (state_) {
                 case state::line_start:
-                    if (c == ' ' || c == '\t' || c == '\n') {
-                        refused_ = true;
-                        return i;
-                    }
-                    state_ = c == '\r' ? state::cr_at_line_start : state::in_line;
-                    break;
-                case state::cr_at_line_start:
-                    if (c == '\n') {
-                        state_ = state::line_start;
-                        return i + 1;  // the empty line that ends a head
-                    }
-                    state_ = state::in_line;
+                    if (c == ' ' || c == '\t' || c == '\n')
+                        return refuse(i);
+                    empty_line_ = c == '\r';
+                    state_ = empty_line_ ? state::after_cr : state::in_line;
                     break;
                 case state::in_line:
-                    if (const void* lf = std::memchr(data + i, '\n', n - i)) {
-                        i = static_cast<std::size_t>(static_cast<const char*>(lf) - data);
-                        state_ = state::line_start;
-                    } else {
-                        return n;
-                    }
+                    if (c == '\n')
+                        return refuse(i);
+                    if (c == '\r')
+                        state_ = state::after_cr;
+                    break;
+                case state::after_cr:
+                    if (c != '\n')
+                        return refuse(i);
+                    state_ = state::line_start;
+                    if (empty_line_)
+                        return i + 1;
                     break;
                 }
             }
@@ -202,8 +200,15 @@ private:
         bool refused() const noexcept { return refused_; }
 
     private:
-        enum class state : unsigned char { line_start, cr_at_line_start, in_line };
+        std::size_t refuse(std::size_t at) noexcept
+        {
+            refused_ = true;
+            return at;
+        }
+
+        enum class state : unsigned char { line_start, in_line, after_cr };
         state state_ = state::line_start;
+        bool empty_line_ = false;
         bool refused_ = false;
     };
 
@@ -281,7 +286,9 @@ private:
             st.on_chunk_header = [](llhttp_t* p) {
                 if (p->content_length != 0)
                     return 0;
-                self(p).begin_head();  // the last chunk: a trailer section follows
+                auto& me = self(p);
+                me.begin_head();  // the last chunk: a trailer section follows
+                me.line_check_ = {};
                 return static_cast<int>(HPE_PAUSED);
             };
             st.on_body = [](llhttp_t* p, const char* at, std::size_t n) {
