@@ -8,8 +8,10 @@
 
 #include <leash/body_source.hpp>
 #include <leash/headers.hpp>
+#include <leash/trace.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -49,6 +51,9 @@ struct request {
 
     // Timeouts of this request that differ from the transport's.
     request_timeouts timeouts;
+
+    // Hooks for this request only, called after the transport's (see leash/trace.hpp).
+    std::shared_ptr<const trace_hooks> trace;
 
     static request get(std::string url) { return make("GET", std::move(url)); }
     static request head(std::string url) { return make("HEAD", std::move(url)); }

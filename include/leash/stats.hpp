@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace leash {
 
@@ -26,7 +27,32 @@ struct pool_gauges {
     }
 };
 
-// Why connections were closed.
+// Why a connection was closed.
+enum class close_reason {
+    idle_timeout,      // idle longer than idle_conn_timeout (or the server's hint)
+    idle_limit,        // over max_idle_conns_per_host or max_idle_conns
+    dead_at_checkout,  // found closed or readable by the checkout probe
+    not_reusable,      // Connection: close, HTTP/1.0, close-delimited body
+    body_abandoned,    // a body was closed or destroyed before its end
+    error,             // an I/O, protocol or timeout error, or cancellation
+    shutdown,          // closed by transport::shutdown()
+};
+
+constexpr std::string_view to_string(close_reason r) noexcept
+{
+    switch (r) {
+    case close_reason::idle_timeout: return "idle_timeout";
+    case close_reason::idle_limit: return "idle_limit";
+    case close_reason::dead_at_checkout: return "dead_at_checkout";
+    case close_reason::not_reusable: return "not_reusable";
+    case close_reason::body_abandoned: return "body_abandoned";
+    case close_reason::error: return "error";
+    case close_reason::shutdown: return "shutdown";
+    }
+    return "unknown";
+}
+
+// Connections closed, by reason.
 struct close_counters {
     std::uint64_t idle_timeout = 0;      // idle longer than idle_conn_timeout (or the server's hint)
     std::uint64_t idle_limit = 0;        // over max_idle_conns_per_host or max_idle_conns

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <leash/tls_options.hpp>
+#include <leash/trace.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,6 +72,14 @@ struct transport_options {
 
     // Sent when the request has no User-Agent; empty = none.
     std::string user_agent = "leash/0.1";
+
+    // --- Observability (leash/trace.hpp) ---
+    // Hooks called for every request of this transport and every connection it opens.
+    std::shared_ptr<const trace_hooks> trace;
+    // The leak diagnostic: a response body that holds its connection this long without a
+    // read is reported once to the unread_body hooks (the transport's and the request's),
+    // naming the request. Zero = off (the default). The body is not closed: it is a report.
+    std::chrono::milliseconds report_unread_body_after{0};
 };
 
 } // namespace leash

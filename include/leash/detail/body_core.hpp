@@ -9,6 +9,7 @@
 #include <leash/detail/connection.hpp>
 #include <leash/detail/phase_timer.hpp>
 #include <leash/detail/spawn.hpp>
+#include <leash/detail/unread_watch.hpp>
 #include <leash/headers.hpp>
 
 #include <asio.hpp>
@@ -63,6 +64,13 @@ public:
     bool holds_connection() const noexcept { return conn_ != nullptr; }
     const headers& trailers() const noexcept { return trailers_; }
 
+    // Starts the leak diagnostic for this body (on the strand, before any read).
+    void watch_unread(std::shared_ptr<unread_watch> watch)
+    {
+        watch_ = std::move(watch);
+        watch_->start();
+    }
+
     std::atomic<int> reads_in_flight{0};
 
 private:
@@ -73,6 +81,26 @@ private:
     void on_message_done();
     void end_lease(bool reusable, bool abandoned) noexcept;
     void fail(std::error_code ec) noexcept;
+
+    // Tells the leak diagnostic, if any, that a read is in progress, for its lifetime.
+    class read_activity {
+    public:
+        explicit read_activity(unread_watch* w) noexcept : watch_(w)
+        {
+            if (watch_)
+                watch_->reading(true);
+        }
+        read_activity(const read_activity&) = delete;
+        read_activity& operator=(const read_activity&) = delete;
+        ~read_activity()
+        {
+            if (watch_)
+                watch_->reading(false);
+        }
+
+    private:
+        unread_watch* watch_;
+    };
 
     asio::any_io_executor strand_;
     std::optional<phase_timer> timer_;  // while the body holds a connection
@@ -87,6 +115,7 @@ private:
     bool closed_ = false;      // closed before its end
     std::error_code failed_;   // a read failed; repeated on later reads
     headers trailers_;
+    std::shared_ptr<unread_watch> watch_;  // the leak diagnostic, when enabled
 };
 
 } // namespace leash::detail

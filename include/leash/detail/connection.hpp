@@ -7,6 +7,7 @@
 #include <leash/detail/response_parser.hpp>
 #include <leash/detail/stream.hpp>
 #include <leash/detail/tls_client.hpp>
+#include <leash/trace.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,9 @@ public:
     asio::any_io_executor owner;    // strand of the request or body using it (under the pool's lock)
     bool killed = false;            // closed by a shutdown deadline (on the owner strand)
     clock::duration idle_timeout{}; // for the pool; the server's hint may shorten it
+    std::uint64_t id = 0;           // unique within the transport (for trace hooks)
+    clock::time_point idle_since{}; // when it last went back to the pool
+    std::shared_ptr<const trace_hooks> lease_trace;  // the hooks of the request using it, if any
 
     // --- read buffer: bytes [begin, end) are received but not yet parsed ---
     const char* buffered_data() const noexcept { return buffer_.get() + begin_; }

@@ -29,7 +29,7 @@ struct pool_limits {
     clock::duration idle_conn_timeout = std::chrono::seconds(90);
 };
 
-enum class close_reason { idle_timeout, idle_limit, dead_at_checkout, not_reusable, body_abandoned, error, shutdown };
+using close_reason = leash::close_reason;
 
 template <class Conn, class Waiter>
 class pool_core {

@@ -17,6 +17,7 @@
 #include <leash/detail/retry.hpp>
 #include <leash/detail/spawn.hpp>
 #include <leash/detail/tls_client.hpp>
+#include <leash/detail/tracer.hpp>
 #include <leash/error.hpp>
 #include <leash/tls_error.hpp>
 #include <leash/request.hpp>
@@ -181,17 +182,19 @@ private:
 
     phase_limits resolve_limits(const request_timeouts& overrides) const;
     asio::awaitable<op_result<acquired>> acquire(const std::string& key, const url& u, const phase_limits& limits,
-                                                phase_timer& timer);
+                                                phase_timer& timer, const request_trace& trace);
     asio::awaitable<op_result<acquired>> dial_in_slot(const std::string& key, const url& u,
-                                                     const phase_limits& limits, phase_timer& timer);
+                                                     const phase_limits& limits, phase_timer& timer,
+                                                     const request_trace& trace);
     asio::awaitable<std::error_code> dial(connection& c, const url& u, const phase_limits& limits,
-                                          phase_timer& timer);
+                                          phase_timer& timer, const request_trace& trace);
     asio::awaitable<std::error_code> handshake(connection& c, const url& u, const phase_limits& limits,
-                                               phase_timer& timer);
+                                               phase_timer& timer, const request_trace& trace);
     asio::awaitable<std::error_code> exchange(connection& c, const request& req, bool head_request,
                                               const phase_limits& limits, phase_timer& timer,
-                                              attempt_facts& facts);
-    asio::awaitable<std::error_code> read_head(connection& c, bool stop_at_interim, attempt_facts& facts);
+                                              attempt_facts& facts, const request_trace& trace);
+    asio::awaitable<std::error_code> read_head(connection& c, bool stop_at_interim, attempt_facts& facts,
+                                               const request_trace& trace);
     asio::awaitable<std::error_code> write_buffer(connection& c, asio::const_buffer data, const phase_limits& limits,
                                                   phase_timer& timer);
     asio::awaitable<std::error_code> write_source(connection& c, const body_source& src, const phase_limits& limits,
@@ -249,6 +252,7 @@ private:
 
     std::vector<waiter_ptr> drain_waiters_;  // async_shutdown calls waiting for the pool to empty
     std::unordered_map<connection*, std::weak_ptr<connection>> live_;  // every connection not yet retired
+    std::uint64_t next_connection_id_ = 0;  // under the lock
 
     tls_client tls_;
     std::map<std::string, std::vector<asio::ip::address>> resolve_overrides_;
@@ -297,18 +301,35 @@ inline void transport_state::release(connection_ptr c, bool reusable)
     std::vector<pool_type::closing> to_close;
     waiter_ptr woken;
     std::vector<waiter_ptr> drained;
+    // (Traced after the pool kept it: the connection is then another request's to use.)
+    const tracer trace(options_.trace.get(), c->lease_trace.get());
+    std::optional<put_idle_event> kept;
+    if (trace && reusable)
+        kept = put_idle_event{c->key, c->id, {}};
+    auto lease_trace = std::move(c->lease_trace);
     {
         std::lock_guard lock(mutex_);
         const auto now = clock::now();
         const auto expiry = now + std::min(c->idle_timeout, pool_.limits().idle_conn_timeout);
+        c->idle_since = now;
+        const connection* const raw = c.get();
         const std::string& key = c->key;  // the connection outlives the call (pool or to_close)
         woken = settle(pool_.release(key, std::move(c), reusable, now, expiry - now, to_close));
-        for (auto& x : to_close)
+        for (auto& x : to_close) {
             count_closed(x.reason);
+            if (x.conn.get() == raw) {
+                kept.reset();
+                x.conn->lease_trace = lease_trace;  // its closing is still this request's event
+            }
+        }
+        if (kept)
+            kept->idle_timeout = expiry - now;
         if (pool_.idle_total() > 0)
             after_idle_change(expiry);
         drained = take_drained();
     }
+    if (kept)
+        trace(&trace_hooks::put_idle, *kept);
     close_all(to_close);
     wake(woken);
     wake(drained);
@@ -335,6 +356,9 @@ inline void transport_state::retire(connection_ptr c, close_reason why)
         std::lock_guard lock(mutex_);
         live_.erase(c.get());
     }
+    if (const tracer trace(options_.trace.get(), c->lease_trace.get()); trace)
+        trace(&trace_hooks::connection_closed, connection_closed_event{c->key, c->id, why, c->requests});
+    c->lease_trace.reset();
     const bool broken = why == close_reason::error || why == close_reason::dead_at_checkout;
     if (c->stream.is_tls()) {
         SSL* ssl = c->stream.tls().native_handle();
@@ -518,14 +542,23 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
     const bool close_requested = req.headers.has_token("Connection", "close");
     const bool replayable = is_replayable(req.method, req.headers, req.replayable);
     phase_timer timer(strand);
+    const request_trace trace{tracer(options_.trace.get(), req.trace.get()), trace_request{req.method, key, u->target()}};
 
     for (std::size_t attempt = 0;; ++attempt) {
-        auto [acquire_error, got] = co_await acquire(key, *u, limits, timer);
+        const auto asked_at = trace ? clock::now() : clock::time_point{};
+        auto [acquire_error, got] = co_await acquire(key, *u, limits, timer, trace);
         if (acquire_error) {
             count_timeout(acquire_error);
             co_return failed<response>(acquire_error);
         }
         auto& c = *got.conn;
+        c.lease_trace = req.trace;
+        if (trace) {
+            const auto now = clock::now();
+            trace(&trace_hooks::got_conn,
+                  got_conn_event{trace.request, c.id, got.reused, got.reused ? now - c.idle_since : clock::duration{},
+                                 now - asked_at});
+        }
         {
             std::lock_guard lock(mutex_);
             ++counters_.requests;
@@ -537,7 +570,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
 
         attempt_facts facts;
         facts.connection_was_reused = got.reused;
-        ec = co_await exchange(c, req, head_request, limits, timer, facts);
+        ec = co_await exchange(c, req, head_request, limits, timer, facts, trace);
         if (c.killed)
             ec = error::shut_down;
         else if (is_canceled(co_await asio::this_coro::cancellation_state))
@@ -590,18 +623,25 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
                 r.body = body(std::make_shared<body_core>(strand, std::move(held), std::move(trailers)));
         } else {
             body_opened(key);
-            r.body = body(std::make_shared<body_core>(strand, shared_from_this(), std::move(got.conn),
-                                                      limits, close_after, std::move(timer)));
+            const auto connection_id = c.id;
+            auto core = std::make_shared<body_core>(strand, shared_from_this(), std::move(got.conn), limits,
+                                                    close_after, std::move(timer));
+            if (options_.report_unread_body_after.count() > 0 && trace.wants(&trace_hooks::unread_body))
+                core->watch_unread(std::make_shared<unread_watch>(strand, options_.report_unread_body_after,
+                                                                  options_.trace, req.trace, trace.request,
+                                                                  connection_id));
+            r.body = body(std::move(core));
         }
         co_return op_result<response>{std::error_code{}, std::move(r)};
     }
 }
 
 inline asio::awaitable<op_result<transport_state::acquired>>
-transport_state::acquire(const std::string& key, const url& u, const phase_limits& limits, phase_timer& timer)
+transport_state::acquire(const std::string& key, const url& u, const phase_limits& limits, phase_timer& timer,
+                         const request_trace& trace)
 {
     const auto strand = co_await asio::this_coro::executor;
-    for (;;) {
+    for (bool first = true;; first = false) {
         std::vector<pool_type::closing> expired;
         typename pool_type::acquire_result res;
         waiter_ptr waiter;
@@ -619,6 +659,8 @@ transport_state::acquire(const std::string& key, const url& u, const phase_limit
                 ++counters_.pool_overloaded;
         }
         close_all(expired);
+        if (trace && first)
+            trace(&trace_hooks::get_conn, get_conn_event{trace.request, res.what == pool_type::outcome::wait});
 
         switch (res.what) {
         case pool_type::outcome::shut_down:
@@ -633,7 +675,7 @@ transport_state::acquire(const std::string& key, const url& u, const phase_limit
             continue;
         }
         case pool_type::outcome::dial:
-            co_return co_await dial_in_slot(key, u, limits, timer);
+            co_return co_await dial_in_slot(key, u, limits, timer, trace);
         case pool_type::outcome::wait:
             break;
         }
@@ -691,7 +733,7 @@ transport_state::acquire(const std::string& key, const url& u, const phase_limit
                 const bool reused = conn->requests > 0;
                 co_return op_result<acquired>{std::error_code{}, {std::move(conn), reused}};
             }
-            co_return co_await dial_in_slot(key, u, limits, timer);
+            co_return co_await dial_in_slot(key, u, limits, timer, trace);
         }
         if (failure)
             co_return failed<acquired>(failure);
@@ -704,16 +746,17 @@ transport_state::acquire(const std::string& key, const url& u, const phase_limit
 // Dials in a slot the pool reserved; the slot is released on failure.
 inline asio::awaitable<op_result<transport_state::acquired>>
 transport_state::dial_in_slot(const std::string& key, const url& u, const phase_limits& limits,
-                              phase_timer& timer)
+                              phase_timer& timer, const request_trace& trace)
 {
     auto c = std::make_shared<connection>(executor_, key);
     const auto strand = co_await asio::this_coro::executor;
     {
         std::lock_guard lock(mutex_);
         c->owner = strand;
+        c->id = ++next_connection_id_;
         live_.emplace(c.get(), c);
     }
-    auto ec = co_await dial(*c, u, limits, timer);
+    auto ec = co_await dial(*c, u, limits, timer, trace);
     if (c->killed)
         ec = error::shut_down;
     else if (!ec && is_canceled(co_await asio::this_coro::cancellation_state))
@@ -745,7 +788,8 @@ transport_state::dial_in_slot(const std::string& key, const url& u, const phase_
 }
 
 inline asio::awaitable<std::error_code> transport_state::dial(connection& c, const url& u,
-                                                            const phase_limits& limits, phase_timer& timer)
+                                                            const phase_limits& limits, phase_timer& timer,
+                                                            const request_trace& trace)
 {
     using asio::ip::tcp;
     const auto strand = co_await asio::this_coro::executor;
@@ -764,18 +808,26 @@ inline asio::awaitable<std::error_code> transport_state::dial(connection& c, con
         if (is_canceled(co_await asio::this_coro::cancellation_state))
             co_return asio::error::operation_aborted;
         tcp::resolver resolver(strand);
+        if (trace)
+            trace(&trace_hooks::dns_start, dns_start_event{trace.request, u.host()});
         timer.arm(limits.resolve, error::resolve_timeout, limits.deadline, [&resolver] { resolver.cancel(); });
         ec = {};
         auto results = co_await resolver.async_resolve(u.host(), std::to_string(u.port()),
                                                        asio::redirect_error(asio::use_awaitable, ec));
         if (auto t = timer.disarm())
-            co_return t;
-        if (ec)
-            co_return ec;
+            ec = t;
         for (auto& r : results)
             endpoints.push_back(r.endpoint());
-        if (endpoints.empty())
-            co_return asio::error::host_not_found;
+        if (!ec && endpoints.empty())
+            ec = asio::error::host_not_found;
+        if (trace.wants(&trace_hooks::dns_done)) {
+            dns_done_event done{trace.request, {}, ec};
+            for (auto& e : endpoints)
+                done.addresses.push_back(e.address());
+            trace(&trace_hooks::dns_done, done);
+        }
+        if (ec)
+            co_return ec;
     }
 
     // Each address gets its own connect_timeout; a failure or timeout moves on to the next.
@@ -790,10 +842,14 @@ inline asio::awaitable<std::error_code> transport_state::dial(connection& c, con
         socket.open(ep.protocol(), ec);
         if (ec)
             continue;
+        if (trace)
+            trace(&trace_hooks::connect_start, connect_start_event{trace.request, ep});
         timer.arm(limits.connect, error::connect_timeout, limits.deadline, [&c] { c.stream.close(); });
         co_await socket.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
         if (auto t = timer.disarm())
             ec = t;
+        if (trace)
+            trace(&trace_hooks::connect_done, connect_done_event{trace.request, ep, ec});
         if (!ec || ec == error::request_timeout || is_canceled(co_await asio::this_coro::cancellation_state))
             break;
     }
@@ -803,12 +859,13 @@ inline asio::awaitable<std::error_code> transport_state::dial(connection& c, con
     }
     socket.set_option(tcp::no_delay(true), ec);
     if (u.is_https())
-        co_return co_await handshake(c, u, limits, timer);
+        co_return co_await handshake(c, u, limits, timer, trace);
     co_return std::error_code{};
 }
 
 inline asio::awaitable<std::error_code> transport_state::handshake(connection& c, const url& u,
-                                                                 const phase_limits& limits, phase_timer& timer)
+                                                                 const phase_limits& limits, phase_timer& timer,
+                                                                 const request_trace& trace)
 {
     auto& tls = c.stream.start_tls(tls_.context());
     c.tls_session = {&tls_, c.key};
@@ -821,6 +878,8 @@ inline asio::awaitable<std::error_code> transport_state::handshake(connection& c
         co_return asio::error::operation_aborted;
     }
     std::error_code ec;
+    if (trace)
+        trace(&trace_hooks::tls_handshake_start, tls_handshake_start_event{trace.request});
     timer.arm(limits.tls_handshake, error::tls_handshake_timeout, limits.deadline, [&c] { c.stream.close(); });
     co_await tls.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     if (auto t = timer.disarm())
@@ -828,16 +887,24 @@ inline asio::awaitable<std::error_code> transport_state::handshake(connection& c
     if (ec) {
         if (const auto verdict = SSL_get_verify_result(tls.native_handle()); verdict != X509_V_OK && !timer.expired())
             ec = make_x509_error(verdict);
+        if (trace)
+            trace(&trace_hooks::tls_handshake_done, tls_handshake_done_event{trace.request, false, {}, ec});
         tls_client::detach(tls.native_handle());
         tls_.forget(c.key);
         c.stream.close();
         co_return ec;
     }
     c.tls_established = true;
-    std::lock_guard lock(mutex_);
-    ++counters_.tls_handshakes;
-    if (SSL_session_reused(tls.native_handle()))
-        ++counters_.tls_resumptions;
+    const bool resumed = SSL_session_reused(tls.native_handle()) == 1;
+    {
+        std::lock_guard lock(mutex_);
+        ++counters_.tls_handshakes;
+        if (resumed)
+            ++counters_.tls_resumptions;
+    }
+    if (trace)
+        trace(&trace_hooks::tls_handshake_done,
+              tls_handshake_done_event{trace.request, resumed, SSL_get_version(tls.native_handle()), {}});
     co_return std::error_code{};
 }
 
@@ -845,7 +912,8 @@ inline asio::awaitable<std::error_code> transport_state::handshake(connection& c
 // "Expect: 100-continue" the body waits for the server's 100 (or expect_continue_timeout).
 inline asio::awaitable<std::error_code> transport_state::exchange(connection& c, const request& req,
                                                                 bool head_request, const phase_limits& limits,
-                                                                phase_timer& timer, attempt_facts& facts)
+                                                                phase_timer& timer, attempt_facts& facts,
+                                                                const request_trace& trace)
 {
     c.parser.reset(head_request, {options_.max_response_header_bytes, options_.max_response_headers});
     c.clear_buffer();
@@ -861,12 +929,17 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
                                           body_with_head ? asio::buffer(req.body) : asio::const_buffer()};
     // A small request usually fits the socket's send buffer: write it at once, and only wait
     // (under the write timeout) for what the socket did not take.
+    auto wrote_request = [&](std::error_code failure, bool body_skipped = false) {
+        if (trace)
+            trace(&trace_hooks::wrote_request, wrote_request_event{trace.request, c.id, body_skipped, failure});
+        return failure;
+    };
     std::size_t written = 0;
     if (!c.stream.is_tls()) {
         written = c.stream.write_some_now(out, ec);
         facts.request_bytes_written = written > 0;
         if (ec && ec != asio::error::would_block)
-            co_return ec;
+            co_return wrote_request(ec);
         ec = {};
         if (written < out[0].size()) {
             out[0] += written;
@@ -880,15 +953,19 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
         written = co_await asio::async_write(c.stream, out, asio::redirect_error(asio::use_awaitable, ec));
         facts.request_bytes_written = facts.request_bytes_written || written > 0;
         if (auto t = timer.disarm())
-            co_return t;
+            co_return wrote_request(t);
         if (ec)
-            co_return ec;
+            co_return wrote_request(ec);
     }
+    if (trace)
+        trace(&trace_hooks::wrote_headers, request_event{trace.request, c.id});
 
     bool body_pending = has_body && !body_with_head;
+    if (!body_pending)
+        wrote_request({});
     if (expect_continue) {
         timer.arm(options_.expect_continue_timeout, error::response_header_timeout, limits.deadline, abort);
-        ec = co_await read_head(c, true, facts);
+        ec = co_await read_head(c, true, facts, trace);
         const bool waited_enough = timer.expired();
         const auto t = timer.disarm();
         if (t == error::request_timeout)
@@ -898,6 +975,7 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
         if (c.parser.headers_done()) {  // answered without the body: it is never sent
             facts.body_skipped = true;
             body_pending = false;
+            wrote_request({}, true);
         }
     }
     if (body_pending) {
@@ -906,12 +984,13 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
             ec = co_await write_source(c, *req.source, limits, timer, facts);
         else
             ec = co_await write_buffer(c, asio::buffer(req.body), limits, timer);
+        wrote_request(ec);
         if (ec)
             co_return ec;
     }
 
     timer.arm(limits.response_header, error::response_header_timeout, limits.deadline, abort);
-    ec = co_await read_head(c, false, facts);
+    ec = co_await read_head(c, false, facts, trace);
     if (auto t = timer.disarm())
         co_return t;
     co_return ec;
@@ -920,7 +999,7 @@ inline asio::awaitable<std::error_code> transport_state::exchange(connection& c,
 // Reads and parses until the final head is complete (or, with stop_at_interim, until an
 // interim response such as 100 Continue arrived).
 inline asio::awaitable<std::error_code> transport_state::read_head(connection& c, bool stop_at_interim,
-                                                                 attempt_facts& facts)
+                                                                 attempt_facts& facts, const request_trace& trace)
 {
     std::error_code ec;
     while (!c.parser.headers_done() && !(stop_at_interim && c.parser.interim_responses() > 0)) {
@@ -946,6 +1025,8 @@ inline asio::awaitable<std::error_code> transport_state::read_head(connection& c
         if (ec)
             break;
         c.commit(n);
+        if (trace && !facts.response_bytes_received)
+            trace(&trace_hooks::first_response_byte, request_event{trace.request, c.id});
         facts.response_bytes_received = true;
     }
     co_return ec;
@@ -1031,6 +1112,8 @@ inline void body_core::end_lease(bool reusable, bool abandoned) noexcept
 {
     if (!conn_)
         return;
+    if (watch_)
+        watch_->stop();
     auto c = std::move(conn_);
     owner_->body_closed(c->key);
     if (reusable)
@@ -1143,6 +1226,7 @@ inline asio::awaitable<op_result<std::size_t>> body_core::read_some(asio::mutabl
         co_return op_result<std::size_t>{error::body_closed, 0};
     if (out.size() == 0)
         co_return op_result<std::size_t>{std::error_code{}, 0};
+    const read_activity reading(watch_.get());
     if (auto ec = co_await fill())
         co_return op_result<std::size_t>{ec, 0};
     const auto n = std::min(out.size(), piece_.size());
@@ -1165,6 +1249,7 @@ inline asio::awaitable<op_result<std::string>> body_core::read_all(std::size_t l
     std::string out;
     if (closed_)
         co_return op_result<std::string>{error::body_closed, std::move(out)};
+    const read_activity reading(watch_.get());
     // Room for a declared length up front (bounded: the server's figure is not trusted).
     constexpr std::uint64_t max_reserve = 16 * 1024 * 1024;
     if (conn_)
