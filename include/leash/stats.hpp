@@ -81,10 +81,8 @@ struct timeout_counters {
     std::uint64_t request = 0;
 };
 
-struct transport_stats {
-    pool_gauges total;
-    std::map<std::string, pool_gauges> hosts;  // keyed by "scheme://host:port"
-
+// What happened to the requests and connections of a host, or of the whole transport.
+struct traffic_counters {
     std::uint64_t requests = 0;            // requests that obtained a connection (each attempt)
     std::uint64_t connections_opened = 0;  // successful dials
     std::uint64_t dial_failures = 0;
@@ -97,4 +95,24 @@ struct transport_stats {
     timeout_counters timeouts;
 };
 
+// The counters (inherited: stats.requests, stats.closed.error, ...) are the transport's
+// totals since it was constructed.
+struct transport_stats : traffic_counters {
+    pool_gauges total;
+    // Gauges of the hosts that have connections, dials, bodies or waiters now, keyed by
+    // "scheme://host:port".
+    std::map<std::string, pool_gauges> hosts;
+    // Counters of every host the transport sent to (the first max_counted_hosts of them;
+    // later hosts are counted in the totals only, so the map stays bounded).
+    std::map<std::string, traffic_counters> host_counters;
+    static constexpr std::size_t max_counted_hosts = 1024;
+};
+
+// Writes the snapshot in the Prometheus text exposition format, every metric named
+// `prefix` + "_" + its name, with a host="scheme://host:port" label per host and without
+// one for the totals. For logs as much as for scrapes.
+inline std::string to_prometheus_text(const transport_stats& s, std::string_view prefix = "leash");
+
 } // namespace leash
+
+#include <leash/detail/stats_text.hpp>

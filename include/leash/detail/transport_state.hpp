@@ -153,7 +153,7 @@ public:
         }
         wake(drained);
     }
-    void count_timeout(std::error_code ec);
+    void count_timeout(const std::string& key, std::error_code ec);
 
     void shutdown();
     // shutdown(), then waits until nothing is in flight, at most `grace`; then closes what
@@ -236,7 +236,17 @@ private:
     // first, in the background, for at most tls_close_timeout.
     void retire(connection_ptr c, close_reason why);
     static asio::awaitable<void> close_gracefully(connection_ptr c, clock::duration limit);
-    void count_closed(close_reason why, std::size_t n = 1);  // under the lock
+    void count_closed(const std::string& key, close_reason why);  // under the lock
+    // Under the lock: adds to the totals and to the host's counters.
+    template <class Count>
+    void count(const std::string& key, Count add)
+    {
+        add(static_cast<traffic_counters&>(counters_));
+        if (auto it = counters_.host_counters.find(key); it != counters_.host_counters.end())
+            add(it->second);
+        else if (counters_.host_counters.size() < transport_stats::max_counted_hosts)
+            add(counters_.host_counters[key]);
+    }
     void after_idle_change(clock::time_point expiry);        // under the lock
     void arm_reaper();
     void reap();
@@ -262,38 +272,50 @@ private:
 
 // ---------------------------------------------------------------------------------------
 
-inline void transport_state::count_timeout(std::error_code ec)
+inline std::uint64_t* timeout_counter(timeout_counters& t, std::error_code ec)
 {
     if (ec.category() != error_category())
-        return;
-    std::lock_guard lock(mutex_);
-    auto& t = counters_.timeouts;
+        return nullptr;
     switch (static_cast<error>(ec.value())) {
-    case error::pool_wait_timeout: ++t.pool_wait; break;
-    case error::resolve_timeout: ++t.resolve; break;
-    case error::connect_timeout: ++t.connect; break;
-    case error::tls_handshake_timeout: ++t.tls_handshake; break;
-    case error::write_timeout: ++t.write; break;
-    case error::response_header_timeout: ++t.response_header; break;
-    case error::body_read_timeout: ++t.body_read; break;
-    case error::request_timeout: ++t.request; break;
-    default: break;
+    case error::pool_wait_timeout: return &t.pool_wait;
+    case error::resolve_timeout: return &t.resolve;
+    case error::connect_timeout: return &t.connect;
+    case error::tls_handshake_timeout: return &t.tls_handshake;
+    case error::write_timeout: return &t.write;
+    case error::response_header_timeout: return &t.response_header;
+    case error::body_read_timeout: return &t.body_read;
+    case error::request_timeout: return &t.request;
+    default: return nullptr;
     }
 }
 
-inline void transport_state::count_closed(close_reason why, std::size_t n)
+inline std::uint64_t& close_counter(close_counters& c, close_reason why)
 {
-    auto& c = counters_.closed;
     switch (why) {
-    case close_reason::idle_timeout: c.idle_timeout += n; break;
-    case close_reason::idle_limit: c.idle_limit += n; break;
-    case close_reason::dead_at_checkout: c.dead_at_checkout += n; break;
-    case close_reason::not_reusable: c.not_reusable += n; break;
-    case close_reason::body_abandoned: c.body_abandoned += n; break;
-    case close_reason::error: c.error += n; break;
-    case close_reason::shutdown: c.shutdown += n; break;
+    case close_reason::idle_timeout: return c.idle_timeout;
+    case close_reason::idle_limit: return c.idle_limit;
+    case close_reason::dead_at_checkout: return c.dead_at_checkout;
+    case close_reason::not_reusable: return c.not_reusable;
+    case close_reason::body_abandoned: return c.body_abandoned;
+    case close_reason::shutdown: return c.shutdown;
+    case close_reason::error: break;
     }
-    open_now_ -= n;
+    return c.error;
+}
+
+inline void transport_state::count_timeout(const std::string& key, std::error_code ec)
+{
+    timeout_counters probe;
+    if (!timeout_counter(probe, ec))
+        return;
+    std::lock_guard lock(mutex_);
+    count(key, [&](traffic_counters& c) { ++*timeout_counter(c.timeouts, ec); });
+}
+
+inline void transport_state::count_closed(const std::string& key, close_reason why)
+{
+    count(key, [&](traffic_counters& c) { ++close_counter(c.closed, why); });
+    --open_now_;
 }
 
 inline void transport_state::release(connection_ptr c, bool reusable)
@@ -316,7 +338,7 @@ inline void transport_state::release(connection_ptr c, bool reusable)
         const std::string& key = c->key;  // the connection outlives the call (pool or to_close)
         woken = settle(pool_.release(key, std::move(c), reusable, now, expiry - now, to_close));
         for (auto& x : to_close) {
-            count_closed(x.reason);
+            count_closed(x.conn->key, x.reason);
             if (x.conn.get() == raw) {
                 kept.reset();
                 x.conn->lease_trace = lease_trace;  // its closing is still this request's event
@@ -341,7 +363,7 @@ inline void transport_state::close_leased(connection_ptr c, close_reason why)
     std::vector<waiter_ptr> drained;
     {
         std::lock_guard lock(mutex_);
-        count_closed(why);
+        count_closed(c->key, why);
         woken = settle(pool_.closed(c->key));
         drained = take_drained();
     }
@@ -432,7 +454,7 @@ inline void transport_state::reap()
         std::lock_guard lock(mutex_);
         expired = pool_.expire(clock::now());
         for (auto& x : expired)
-            count_closed(x.reason);
+            count_closed(x.conn->key, x.reason);
         reaper_at_ = pool_.next_expiry();
     }
     close_all(expired);
@@ -449,7 +471,7 @@ inline void transport_state::shutdown()
             return;
         pool_.shutdown(to_close, waiters);
         for (auto& x : to_close)
-            count_closed(x.reason);
+            count_closed(x.conn->key, x.reason);
         for (auto& w : waiters)
             w->failure = error::shut_down;
         reaper_at_.reset();
@@ -548,7 +570,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
         const auto asked_at = trace ? clock::now() : clock::time_point{};
         auto [acquire_error, got] = co_await acquire(key, *u, limits, timer, trace);
         if (acquire_error) {
-            count_timeout(acquire_error);
+            count_timeout(key, acquire_error);
             co_return failed<response>(acquire_error);
         }
         auto& c = *got.conn;
@@ -561,9 +583,10 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
         }
         {
             std::lock_guard lock(mutex_);
-            ++counters_.requests;
-            if (got.reused)
-                ++counters_.reused;
+            count(key, [&](traffic_counters& t) {
+                ++t.requests;
+                t.reused += got.reused ? 1 : 0;
+            });
         }
         ++c.requests;
         write_request_head(c.head, req, *u, options_.user_agent);
@@ -577,7 +600,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
             ec = asio::error::operation_aborted;
         if (ec) {
             close_leased(std::move(got.conn), close_reason::error);
-            count_timeout(ec);
+            count_timeout(key, ec);
             const bool retryable_error = ec != asio::error::operation_aborted && ec != condition::timeout
                 && ec != error::body_length_mismatch;
             // A body source that already gave bytes away must start over, or the request stays sent.
@@ -586,7 +609,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
             if (retryable_error && source_ready && attempt < options_.max_stale_retries
                 && should_retry(facts, replayable)) {
                 std::lock_guard lock(mutex_);
-                ++counters_.retries;
+                count(key, [](traffic_counters& t) { ++t.retries; });
                 continue;
             }
             co_return failed<response>(ec);
@@ -654,9 +677,9 @@ transport_state::acquire(const std::string& key, const url& u, const phase_limit
             if (res.conn)
                 (*res.conn)->owner = strand;
             for (auto& x : expired)
-                count_closed(x.reason);
+                count_closed(x.conn->key, x.reason);
             if (res.what == pool_type::outcome::overloaded)
-                ++counters_.pool_overloaded;
+                count(key, [](traffic_counters& t) { ++t.pool_overloaded; });
         }
         close_all(expired);
         if (trace && first)
@@ -768,13 +791,13 @@ transport_state::dial_in_slot(const std::string& key, const url& u, const phase_
         if (!ec && pool_.is_shut_down())
             ec = error::shut_down;
         if (ec) {
-            ++counters_.dial_failures;
+            count(key, [](traffic_counters& t) { ++t.dial_failures; });
             next = settle(pool_.dial_failed(key));
             live_.erase(c.get());
             drained = take_drained();
         } else {
             pool_.dial_succeeded(key);
-            ++counters_.connections_opened;
+            count(key, [](traffic_counters& t) { ++t.connections_opened; });
             ++open_now_;
         }
     }
@@ -898,9 +921,10 @@ inline asio::awaitable<std::error_code> transport_state::handshake(connection& c
     const bool resumed = SSL_session_reused(tls.native_handle()) == 1;
     {
         std::lock_guard lock(mutex_);
-        ++counters_.tls_handshakes;
-        if (resumed)
-            ++counters_.tls_resumptions;
+        count(c.key, [&](traffic_counters& t) {
+            ++t.tls_handshakes;
+            t.tls_resumptions += resumed ? 1 : 0;
+        });
     }
     if (trace)
         trace(&trace_hooks::tls_handshake_done,
@@ -1130,7 +1154,8 @@ inline void body_core::fail(std::error_code ec) noexcept
 {
     failed_ = ec;
     piece_ = {};
-    owner_->count_timeout(ec);
+    if (conn_)
+        owner_->count_timeout(conn_->key, ec);
     end_lease(false, false);
 }
 
