@@ -137,10 +137,10 @@ inline std::string to_prometheus_text(const transport_stats& s, std::string_view
             if (n == name)
                 w.sample(name, {}, {}, {}, v);
         });
-        for (const auto& [host, g] : s.hosts)
-            detail::for_each_gauge(g, [&](std::string_view n, std::size_t v) {
+        for (const auto& host : s.hosts)  // (no structured binding: lambdas cannot capture one in clang 14)
+            detail::for_each_gauge(host.second, [&](std::string_view n, std::size_t v) {
                 if (n == name)
-                    w.sample(name, host, {}, {}, v);
+                    w.sample(name, host.first, {}, {}, v);
             });
     });
     const traffic_counters no_counters;

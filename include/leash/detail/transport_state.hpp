@@ -583,9 +583,10 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
         }
         {
             std::lock_guard lock(mutex_);
-            count(key, [&](traffic_counters& t) {
+            const bool reused = got.reused;  // (a lambda cannot capture a structured binding in clang 14)
+            count(key, [reused](traffic_counters& t) {
                 ++t.requests;
-                t.reused += got.reused ? 1 : 0;
+                t.reused += reused ? 1 : 0;
             });
         }
         ++c.requests;
