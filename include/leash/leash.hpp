@@ -1,4 +1,5 @@
-// leash/leash.hpp - everything: transport, client, request, response, body, headers, url, errors.
+// leash/leash.hpp - everything: transport, client, request, response, body, headers, url, errors,
+// streams, statistics and trace hooks.
 #pragma once
 
 #include <leash/body.hpp>
@@ -13,6 +14,7 @@
 #include <leash/stats.hpp>
 #include <leash/tls_error.hpp>
 #include <leash/tls_options.hpp>
+#include <leash/trace.hpp>
 #include <leash/transport.hpp>
 #include <leash/transport_options.hpp>
 #include <leash/url.hpp>
