@@ -56,3 +56,29 @@ TEST_CASE("keep-alive hint: timeout=N is read from the Keep-Alive header")
     CHECK_FALSE(detail::keep_alive_timeout_hint(headers{{"Keep-Alive", "timeout=abc"}}));
     CHECK_FALSE(detail::keep_alive_timeout_hint(headers{}));
 }
+
+TEST_CASE("request validation: methods with CR, LF, NUL, spaces or separators are refused")
+{
+    for (std::string method : {std::string("GET\r\n"), std::string("GE\nT"), std::string("GET\0", 4),
+                               std::string("G(T"), std::string("GET/"), std::string("G\"T"), std::string("G\x7f"),
+                               std::string("G\xc3\xa9T"), std::string(" GET"), std::string("GET\t")}) {
+        CAPTURE(method);
+        auto req = request::get("http://h/");
+        req.method = method;
+        CHECK(detail::validate_request(req) == error::invalid_method);
+    }
+    auto req = request::get("http://h/");
+    req.method = "M-SEARCH";
+    CHECK_FALSE(detail::validate_request(req));
+}
+
+TEST_CASE("request validation: header names appended unchecked must still be tokens")
+{
+    for (std::string name : {std::string("X\r\nEvil"), std::string("X Y"), std::string("X:"), std::string("X\0", 2),
+                             std::string("")}) {
+        CAPTURE(name);
+        auto req = request::get("http://h/");
+        req.headers.append_unchecked(name, "v");
+        CHECK(detail::validate_request(req) == error::invalid_header_name);
+    }
+}

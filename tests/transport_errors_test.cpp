@@ -70,6 +70,37 @@ TEST_CASE("errors: conflicting Content-Length from the server fails and closes t
     h.require_clean_end();
 }
 
+TEST_CASE("errors: responses shaped for smuggling fail and close the connection")
+{
+    struct shape {
+        const char* name;
+        std::string bytes;
+        std::error_code expected;
+    };
+    const std::vector<shape> shapes{
+        {"Transfer-Encoding with Content-Length",
+         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
+         leash::error::invalid_content_length},
+        {"a folded header line", "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
+         leash::error::malformed_response},
+        {"a bare LF ending the head", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\nok", leash::error::malformed_response},
+        {"a CR not followed by LF", "HTTP/1.1 200 OK\rContent-Length: 2\r\n\r\nok", leash::error::malformed_response},
+        {"differing Content-Length values in one field",
+         "HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok", leash::error::invalid_content_length},
+    };
+    for (const auto& s : shapes) {
+        CAPTURE(s.name);
+        harness h([&](const received_request&) { return reply::raw(s.bytes); });
+        h.run([&]() -> asio::awaitable<void> {
+            auto r = co_await fetch(h.transport, h.url());
+            CHECK(r.ec == s.expected);
+            co_await wait_until([&] { return h.server.closed_by_client() == 1; });
+        }());
+        CHECK(h.transport.stats().closed.error == 1);
+        h.require_clean_end();
+    }
+}
+
 TEST_CASE("errors: a malformed status line fails with malformed_response")
 {
     harness h([](const received_request&) { return reply::raw("HTTP/1.1 2x0 OK\r\n\r\n"); });

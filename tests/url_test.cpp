@@ -48,7 +48,7 @@ TEST_CASE("url: rejects malformed input with invalid_url")
     for (const char* text : {"", "http://", "http:///path", "http//h/", "://h", "http://h:/", "http://h:0/",
                              "http://h:65536/", "http://h:12a/", "http://user@h/", "http://h /",
                              "http://h/a b", "http://h/\r\nX: y", "http://[::1/", "http://h\x01/",
-                             "http://ex\xc3\xa9.com/"}) {
+                             "http://ex\xc3\xa9.com/", "http://h/a\tb", "http://h/\x7f", "http://h/a\nb"}) {
         std::error_code ec;
         CAPTURE(text);
         CHECK_FALSE(url::parse(text, ec));
@@ -71,5 +71,14 @@ TEST_CASE("url: the throwing overload reports the error code")
         FAIL("no exception");
     } catch (const std::system_error& e) {
         CHECK(e.code() == leash::error::invalid_url);
+    }
+}
+
+TEST_CASE("url: a NUL anywhere is refused")
+{
+    for (std::string text : {std::string("http://h/a\0b", 12), std::string("http://h\0/", 10)}) {
+        std::error_code ec;
+        CHECK_FALSE(url::parse(text, ec));
+        CHECK(ec == leash::error::invalid_url);
     }
 }
