@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every fuzz target in tests/fuzz for longer than CI does.
 #
-#   scripts/fuzz.sh [SECONDS_PER_TARGET]     (default 3600)
+#   scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET...]]     (default 3600, every target)
 #
+# Targets: response_parser sse_decoder url headers transport.
 # Builds the targets with clang (libFuzzer, ASan, UBSan) in build-fuzz/ (or $LEASH_FUZZ_DIR),
 # then runs them one after another, starting from the seed corpora in tests/fuzz/corpus and
 # keeping what they find in build-fuzz/tests/fuzz/corpus/<name>. A crash leaves its input as
@@ -11,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 seconds=${1:-3600}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(response_parser sse_decoder url headers transport)
 dir=$(realpath -m "${LEASH_FUZZ_DIR:-build-fuzz}")
 
 missing=()
@@ -29,7 +33,7 @@ fi
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DLEASH_FUZZ=ON \
       -DLEASH_BUILD_TESTS=OFF -DLEASH_BUILD_EXAMPLES=OFF -DLEASH_BUILD_BENCH=OFF >/dev/null
 cmake --build "$dir" -j 2
-for name in response_parser sse_decoder url headers; do
+for name in "${targets[@]}"; do
     work="$dir/tests/fuzz/corpus/$name"
     mkdir -p "$work"
     echo "== fuzz_$name for ${seconds}s" >&2
