@@ -116,6 +116,22 @@ transport_options traced(recorder& r)
 
 using events = std::vector<std::string>;
 
+// The leak diagnostic after `threshold`, reporting to `r` (if given) through the transport.
+transport_options reporting_unread_bodies(std::chrono::milliseconds threshold, recorder* r)
+{
+    transport_options o;
+    if (r)
+        o.trace = r->hooks();
+    o.report_unread_body_after = threshold;
+    return o;
+}
+
+// A response whose body arrives in part, the rest never: its body holds the connection.
+reply partial_body_then_silence()
+{
+    return reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc").then_hold();
+}
+
 } // namespace
 
 TEST_CASE("trace: a request on a new connection reports each phase in order")
@@ -262,9 +278,7 @@ TEST_CASE("trace: a connection the server will not keep reports closed not_reusa
 TEST_CASE("trace: an abandoned body reports closed body_abandoned")
 {
     recorder rec;
-    harness h([](const received_request&) {
-        return reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc").then_hold();
-    }, traced(rec));
+    harness h([](const received_request&) { return partial_body_then_silence(); }, traced(rec));
     h.run([&]() -> asio::awaitable<void> {
         auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
         REQUIRE_FALSE(ec);
@@ -300,12 +314,7 @@ TEST_CASE("trace: a request's own hooks run after the transport's and only for t
 TEST_CASE("leak diagnostic: a body left unread past the threshold is reported once, naming the request")
 {
     recorder rec;
-    transport_options o;
-    o.trace = rec.hooks();
-    o.report_unread_body_after = 30ms;
-    harness h([](const received_request&) {
-        return reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc").then_hold();
-    }, o);
+    harness h([](const received_request&) { return partial_body_then_silence(); }, reporting_unread_bodies(30ms, &rec));
     h.run([&]() -> asio::awaitable<void> {
         auto req = leash::request::post(h.url("/v1/chat/completions?stream=false"), "{}");
         auto [ec, res] = co_await h.transport.async_send(std::move(req), as_tuple);
@@ -327,12 +336,9 @@ TEST_CASE("leak diagnostic: a body left unread past the threshold is reported on
 TEST_CASE("leak diagnostic: a body whose read is waiting for the server is not reported")
 {
     recorder rec;
-    transport_options o;
-    o.trace = rec.hooks();
-    o.report_unread_body_after = 20ms;
     harness h([](const received_request&) {
         return reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab").piece(150ms, "cd");
-    }, o);
+    }, reporting_unread_bodies(20ms, &rec));
     h.run([&]() -> asio::awaitable<void> {
         auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
         REQUIRE_FALSE(ec);
@@ -345,12 +351,8 @@ TEST_CASE("leak diagnostic: a body whose read is waiting for the server is not r
 
 TEST_CASE("leak diagnostic: it is reported through a request's own hooks as well")
 {
-    recorder rec;
-    transport_options o;
-    o.report_unread_body_after = 20ms;
-    harness h([](const received_request&) {
-        return reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc").then_hold();
-    }, o);
+    recorder rec;  // (given to the request only)
+    harness h([](const received_request&) { return partial_body_then_silence(); }, reporting_unread_bodies(20ms, nullptr));
     h.run([&]() -> asio::awaitable<void> {
         auto req = leash::request::get(h.url("/forgotten"));
         req.trace = rec.hooks();
@@ -366,12 +368,7 @@ TEST_CASE("leak diagnostic: it is reported through a request's own hooks as well
 TEST_CASE("leak diagnostic: a body that was partly read reports read_before")
 {
     recorder rec;
-    transport_options o;
-    o.trace = rec.hooks();
-    o.report_unread_body_after = 20ms;
-    harness h([](const received_request&) {
-        return reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc").then_hold();
-    }, o);
+    harness h([](const received_request&) { return partial_body_then_silence(); }, reporting_unread_bodies(20ms, &rec));
     h.run([&]() -> asio::awaitable<void> {
         auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
         REQUIRE_FALSE(ec);

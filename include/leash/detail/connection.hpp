@@ -42,6 +42,7 @@ public:
     std::uint64_t id = 0;           // unique within the transport (for trace hooks)
     clock::time_point idle_since{}; // when it last went back to the pool
     std::shared_ptr<const trace_hooks> lease_trace;  // the hooks of the request using it, if any
+    traffic_counters* host_counters = nullptr;  // its host's in the transport's stats (under its lock)
 
     // --- read buffer: bytes [begin, end) are received but not yet parsed ---
     const char* buffered_data() const noexcept { return buffer_.get() + begin_; }

@@ -180,12 +180,25 @@ private:
                     empty_line_ = c == '\r';
                     state_ = empty_line_ ? state::after_cr : state::in_line;
                     break;
-                case state::in_line:
-                    if (c == '\n')
-                        return refuse(i);
-                    if (c == '\r')
-                        state_ = state::after_cr;
+                case state::in_line: {
+                    // The rest of the line at once: its LF, and a CR that must come right before it.
+                    const char* const from = data + i;
+                    const auto* lf = static_cast<const char*>(std::memchr(from, '\n', n - i));
+                    const char* const end = lf ? lf : data + n;
+                    const auto* cr = static_cast<const char*>(std::memchr(from, '\r', static_cast<std::size_t>(end - from)));
+                    if (cr && cr + 1 != end)
+                        return refuse(static_cast<std::size_t>(cr + 1 - data));  // a CR before something else
+                    if (!cr && lf)
+                        return refuse(static_cast<std::size_t>(lf - data));  // a bare LF
+                    if (!lf) {
+                        if (cr)
+                            state_ = state::after_cr;  // the piece ends between CR and LF
+                        return n;
+                    }
+                    i = static_cast<std::size_t>(lf - data);
+                    state_ = state::line_start;
                     break;
+                }
                 case state::after_cr:
                     if (c != '\n')
                         return refuse(i);

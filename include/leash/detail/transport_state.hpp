@@ -236,16 +236,32 @@ private:
     // first, in the background, for at most tls_close_timeout.
     void retire(connection_ptr c, close_reason why);
     static asio::awaitable<void> close_gracefully(connection_ptr c, clock::duration limit);
-    void count_closed(const std::string& key, close_reason why);  // under the lock
+    void count_closed(const connection& c, close_reason why);  // under the lock
     // Under the lock: adds to the totals and to the host's counters.
     template <class Count>
     void count(const std::string& key, Count add)
     {
         add(static_cast<traffic_counters&>(counters_));
+        if (auto* host = host_counters(key))
+            add(*host);
+    }
+    // The same for a connection's host, found when it was dialed.
+    template <class Count>
+    void count(const connection& c, Count add)
+    {
+        add(static_cast<traffic_counters&>(counters_));
+        if (c.host_counters)
+            add(*c.host_counters);
+    }
+    // Under the lock: the counters of `key` (entries are never removed, so pointers to them
+    // stay valid); null past max_counted_hosts.
+    traffic_counters* host_counters(const std::string& key)
+    {
         if (auto it = counters_.host_counters.find(key); it != counters_.host_counters.end())
-            add(it->second);
-        else if (counters_.host_counters.size() < transport_stats::max_counted_hosts)
-            add(counters_.host_counters[key]);
+            return &it->second;
+        if (counters_.host_counters.size() >= transport_stats::max_counted_hosts)
+            return nullptr;
+        return &counters_.host_counters[key];
     }
     void after_idle_change(clock::time_point expiry);        // under the lock
     void arm_reaper();
@@ -312,9 +328,9 @@ inline void transport_state::count_timeout(const std::string& key, std::error_co
     count(key, [&](traffic_counters& c) { ++*timeout_counter(c.timeouts, ec); });
 }
 
-inline void transport_state::count_closed(const std::string& key, close_reason why)
+inline void transport_state::count_closed(const connection& conn, close_reason why)
 {
-    count(key, [&](traffic_counters& c) { ++close_counter(c.closed, why); });
+    count(conn, [&](traffic_counters& c) { ++close_counter(c.closed, why); });
     --open_now_;
 }
 
@@ -338,7 +354,7 @@ inline void transport_state::release(connection_ptr c, bool reusable)
         const std::string& key = c->key;  // the connection outlives the call (pool or to_close)
         woken = settle(pool_.release(key, std::move(c), reusable, now, expiry - now, to_close));
         for (auto& x : to_close) {
-            count_closed(x.conn->key, x.reason);
+            count_closed(*x.conn, x.reason);
             if (x.conn.get() == raw) {
                 kept.reset();
                 x.conn->lease_trace = lease_trace;  // its closing is still this request's event
@@ -363,7 +379,7 @@ inline void transport_state::close_leased(connection_ptr c, close_reason why)
     std::vector<waiter_ptr> drained;
     {
         std::lock_guard lock(mutex_);
-        count_closed(c->key, why);
+        count_closed(*c, why);
         woken = settle(pool_.closed(c->key));
         drained = take_drained();
     }
@@ -454,7 +470,7 @@ inline void transport_state::reap()
         std::lock_guard lock(mutex_);
         expired = pool_.expire(clock::now());
         for (auto& x : expired)
-            count_closed(x.conn->key, x.reason);
+            count_closed(*x.conn, x.reason);
         reaper_at_ = pool_.next_expiry();
     }
     close_all(expired);
@@ -471,7 +487,7 @@ inline void transport_state::shutdown()
             return;
         pool_.shutdown(to_close, waiters);
         for (auto& x : to_close)
-            count_closed(x.conn->key, x.reason);
+            count_closed(*x.conn, x.reason);
         for (auto& w : waiters)
             w->failure = error::shut_down;
         reaper_at_.reset();
@@ -584,7 +600,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(request req)
         {
             std::lock_guard lock(mutex_);
             const bool reused = got.reused;  // (a lambda cannot capture a structured binding in clang 14)
-            count(key, [reused](traffic_counters& t) {
+            count(c, [reused](traffic_counters& t) {
                 ++t.requests;
                 t.reused += reused ? 1 : 0;
             });
@@ -678,7 +694,7 @@ transport_state::acquire(const std::string& key, const url& u, const phase_limit
             if (res.conn)
                 (*res.conn)->owner = strand;
             for (auto& x : expired)
-                count_closed(x.conn->key, x.reason);
+                count_closed(*x.conn, x.reason);
             if (res.what == pool_type::outcome::overloaded)
                 count(key, [](traffic_counters& t) { ++t.pool_overloaded; });
         }
@@ -798,7 +814,8 @@ transport_state::dial_in_slot(const std::string& key, const url& u, const phase_
             drained = take_drained();
         } else {
             pool_.dial_succeeded(key);
-            count(key, [](traffic_counters& t) { ++t.connections_opened; });
+            c->host_counters = host_counters(key);
+            count(*c, [](traffic_counters& t) { ++t.connections_opened; });
             ++open_now_;
         }
     }
@@ -922,7 +939,7 @@ inline asio::awaitable<std::error_code> transport_state::handshake(connection& c
     const bool resumed = SSL_session_reused(tls.native_handle()) == 1;
     {
         std::lock_guard lock(mutex_);
-        count(c.key, [&](traffic_counters& t) {
+        count(c.key, [&](traffic_counters& t) {  // (before the connection has its counters)
             ++t.tls_handshakes;
             t.tls_resumptions += resumed ? 1 : 0;
         });
