@@ -326,6 +326,8 @@ TEST_CASE("parser: a CR not followed by LF in a head is refused")
     check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\rX", error::error::malformed_response);
     check_refused_in_any_pieces("HTTP/1.0 100 \r\xf2\r\xf2\r\n", error::error::malformed_response);
     check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n", error::error::malformed_response);
+    // (and after the CR ending an empty header value)
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A: \rContent-Length: 0\r\n\r\n", error::error::malformed_response);
 }
 
 TEST_CASE("parser: empty lines before the status line are skipped")
