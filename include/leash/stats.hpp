@@ -110,7 +110,8 @@ struct transport_stats : traffic_counters {
 
 // Writes the snapshot in the Prometheus text exposition format, every metric named
 // `prefix` + "_" + its name, with a host="scheme://host:port" label per host and without
-// one for the totals. For logs as much as for scrapes.
+// one for the totals (so a sum over every series of a metric counts twice: select
+// host="" for the totals, or host!="" to sum hosts). For logs as much as for scrapes.
 inline std::string to_prometheus_text(const transport_stats& s, std::string_view prefix = "leash");
 
 } // namespace leash
