@@ -23,6 +23,7 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 const clock_type::time_point started = clock_type::now();
+bool unread_body_reported = false;  // (one thread runs everything here)
 
 // One line per event: milliseconds since the start, the event, its details.
 std::ostream& at()
@@ -87,6 +88,7 @@ std::shared_ptr<const leash::trace_hooks> printing_hooks()
     };
     // The leak diagnostic: in a service, send this to the log with a stack of your own.
     h->unread_body = [](const leash::unread_body_event& e) {
+        unread_body_reported = true;
         at() << "unread_body: the response body of " << e.request.method << ' ' << e.request.host
              << e.request.target << " has held connection #" << e.connection_id << " for " << ms(e.held_for)
              << " ms without being read" << (e.read_before ? " (partly read)" : "") << '\n';
@@ -115,8 +117,12 @@ asio::awaitable<void> run(leash::transport& transport, std::string url, std::str
 
     std::cout << "--- a streaming response whose body is forgotten\n";
     auto forgotten = co_await transport.async_send(chat(true), asio::use_awaitable);
-    asio::steady_timer wait(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
-    co_await wait.async_wait(asio::use_awaitable);
+    // Give the diagnostic time to notice (200 ms, see main), at most 10 s.
+    asio::steady_timer wait(co_await asio::this_coro::executor);
+    for (int i = 0; i < 200 && !unread_body_reported; ++i) {
+        wait.expires_after(std::chrono::milliseconds(50));
+        co_await wait.async_wait(asio::use_awaitable);
+    }
     forgotten = leash::response();  // dropping it closes the connection (it was never read)
 }
 
