@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace leash {
 
@@ -75,54 +77,60 @@ private:
     std::string_view prefix_;
 };
 
-template <class F>
-void for_each_gauge(const pool_gauges& g, F f)
+// The counter of one close reason (in a close_counters, const or not).
+template <class Counters>
+auto& close_counter(Counters& c, close_reason why) noexcept
 {
-    f("connections_open", g.open);
-    f("connections_idle", g.idle);
-    f("connections_leased", g.leased);
-    f("connections_dialing", g.dialing);
-    f("pool_waiters", g.waiters);
-    f("live_bodies", g.live_bodies);
+    switch (why) {
+    case close_reason::idle_timeout: return c.idle_timeout;
+    case close_reason::idle_limit: return c.idle_limit;
+    case close_reason::dead_at_checkout: return c.dead_at_checkout;
+    case close_reason::not_reusable: return c.not_reusable;
+    case close_reason::body_abandoned: return c.body_abandoned;
+    case close_reason::shutdown: return c.shutdown;
+    case close_reason::error: break;
+    }
+    return c.error;
 }
 
-template <class F>
-void for_each_counter(const traffic_counters& c, F f)
-{
-    f("requests_total", c.requests);
-    f("connections_opened_total", c.connections_opened);
-    f("dial_failures_total", c.dial_failures);
-    f("reused_total", c.reused);
-    f("retries_total", c.retries);
-    f("pool_overloaded_total", c.pool_overloaded);
-    f("tls_handshakes_total", c.tls_handshakes);
-    f("tls_resumptions_total", c.tls_resumptions);
-}
+inline constexpr close_reason every_close_reason[] = {
+    close_reason::idle_timeout, close_reason::idle_limit, close_reason::dead_at_checkout, close_reason::not_reusable,
+    close_reason::body_abandoned, close_reason::error, close_reason::shutdown,
+};
 
-template <class F>
-void for_each_close_reason(const close_counters& c, F f)
-{
-    f(close_reason::idle_timeout, c.idle_timeout);
-    f(close_reason::idle_limit, c.idle_limit);
-    f(close_reason::dead_at_checkout, c.dead_at_checkout);
-    f(close_reason::not_reusable, c.not_reusable);
-    f(close_reason::body_abandoned, c.body_abandoned);
-    f(close_reason::error, c.error);
-    f(close_reason::shutdown, c.shutdown);
-}
+template <class Field>
+struct named_field {
+    std::string_view name;
+    Field field;
+};
 
-template <class F>
-void for_each_timeout(const timeout_counters& t, F f)
-{
-    f("pool_wait", t.pool_wait);
-    f("resolve", t.resolve);
-    f("connect", t.connect);
-    f("tls_handshake", t.tls_handshake);
-    f("write", t.write);
-    f("response_header", t.response_header);
-    f("body_read", t.body_read);
-    f("request", t.request);
-}
+inline constexpr named_field<std::size_t pool_gauges::*> gauge_fields[] = {
+    {"connections_open", &pool_gauges::open},       {"connections_idle", &pool_gauges::idle},
+    {"connections_leased", &pool_gauges::leased},   {"connections_dialing", &pool_gauges::dialing},
+    {"pool_waiters", &pool_gauges::waiters},        {"live_bodies", &pool_gauges::live_bodies},
+};
+
+inline constexpr named_field<std::uint64_t traffic_counters::*> counter_fields[] = {
+    {"requests_total", &traffic_counters::requests},
+    {"connections_opened_total", &traffic_counters::connections_opened},
+    {"dial_failures_total", &traffic_counters::dial_failures},
+    {"reused_total", &traffic_counters::reused},
+    {"retries_total", &traffic_counters::retries},
+    {"pool_overloaded_total", &traffic_counters::pool_overloaded},
+    {"tls_handshakes_total", &traffic_counters::tls_handshakes},
+    {"tls_resumptions_total", &traffic_counters::tls_resumptions},
+};
+
+inline constexpr named_field<std::uint64_t timeout_counters::*> timeout_fields[] = {
+    {"pool_wait", &timeout_counters::pool_wait},
+    {"resolve", &timeout_counters::resolve},
+    {"connect", &timeout_counters::connect},
+    {"tls_handshake", &timeout_counters::tls_handshake},
+    {"write", &timeout_counters::write},
+    {"response_header", &timeout_counters::response_header},
+    {"body_read", &timeout_counters::body_read},
+    {"request", &timeout_counters::request},
+};
 
 } // namespace detail
 
@@ -130,46 +138,29 @@ inline std::string to_prometheus_text(const transport_stats& s, std::string_view
 {
     std::string out;
     detail::prometheus_writer w(out, prefix);
-    const pool_gauges no_gauges;
-    detail::for_each_gauge(no_gauges, [&](std::string_view name, std::size_t) {
+    for (const auto& [name, field] : detail::gauge_fields) {
         w.type(name, "gauge");
-        detail::for_each_gauge(s.total, [&](std::string_view n, std::size_t v) {
-            if (n == name)
-                w.sample(name, {}, {}, {}, v);
-        });
-        for (const auto& host : s.hosts)  // (no structured binding: lambdas cannot capture one in clang 14)
-            detail::for_each_gauge(host.second, [&](std::string_view n, std::size_t v) {
-                if (n == name)
-                    w.sample(name, host.first, {}, {}, v);
-            });
-    });
-    const traffic_counters no_counters;
-    auto per_scope = [&](auto each) {
-        each(std::string_view{}, static_cast<const traffic_counters&>(s));
-        for (const auto& [host, c] : s.host_counters)
-            each(std::string_view(host), c);
-    };
-    detail::for_each_counter(no_counters, [&](std::string_view name, std::uint64_t) {
+        w.sample(name, {}, {}, {}, s.total.*field);
+        for (const auto& [host, g] : s.hosts)
+            w.sample(name, host, {}, {}, g.*field);
+    }
+    // The totals (no host label), then each host's.
+    std::vector<std::pair<std::string_view, const traffic_counters*>> scopes{{{}, &s}};
+    for (const auto& [host, c] : s.host_counters)
+        scopes.emplace_back(host, &c);
+    for (const auto& [name, field] : detail::counter_fields) {
         w.type(name, "counter");
-        per_scope([&](std::string_view host, const traffic_counters& c) {
-            detail::for_each_counter(c, [&](std::string_view n, std::uint64_t v) {
-                if (n == name)
-                    w.sample(name, host, {}, {}, v);
-            });
-        });
-    });
+        for (const auto& [host, c] : scopes)
+            w.sample(name, host, {}, {}, c->*field);
+    }
     w.type("connections_closed_total", "counter");
-    per_scope([&](std::string_view host, const traffic_counters& c) {
-        detail::for_each_close_reason(c.closed, [&](close_reason r, std::uint64_t v) {
-            w.sample("connections_closed_total", host, "reason", to_string(r), v);
-        });
-    });
+    for (const auto& [host, c] : scopes)
+        for (const auto reason : detail::every_close_reason)
+            w.sample("connections_closed_total", host, "reason", to_string(reason), detail::close_counter(c->closed, reason));
     w.type("timeouts_total", "counter");
-    per_scope([&](std::string_view host, const traffic_counters& c) {
-        detail::for_each_timeout(c.timeouts, [&](std::string_view phase, std::uint64_t v) {
-            w.sample("timeouts_total", host, "phase", phase, v);
-        });
-    });
+    for (const auto& [host, c] : scopes)
+        for (const auto& [phase, field] : detail::timeout_fields)
+            w.sample("timeouts_total", host, "phase", phase, c->timeouts.*field);
     return out;
 }
 

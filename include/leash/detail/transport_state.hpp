@@ -305,20 +305,6 @@ inline std::uint64_t* timeout_counter(timeout_counters& t, std::error_code ec)
     }
 }
 
-inline std::uint64_t& close_counter(close_counters& c, close_reason why)
-{
-    switch (why) {
-    case close_reason::idle_timeout: return c.idle_timeout;
-    case close_reason::idle_limit: return c.idle_limit;
-    case close_reason::dead_at_checkout: return c.dead_at_checkout;
-    case close_reason::not_reusable: return c.not_reusable;
-    case close_reason::body_abandoned: return c.body_abandoned;
-    case close_reason::shutdown: return c.shutdown;
-    case close_reason::error: break;
-    }
-    return c.error;
-}
-
 inline void transport_state::count_timeout(const std::string& key, std::error_code ec)
 {
     timeout_counters probe;
