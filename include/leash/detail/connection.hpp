@@ -53,10 +53,9 @@ public:
     asio::mutable_buffer prepare()
     {
         begin_ = end_ = 0;
-        if (grow_) {
+        if (filled_ && capacity_ < read_buffer_size) {  // the small buffer was not enough
             buffer_.reset(new char[read_buffer_size]);  // uninitialised: only what is read is touched
             capacity_ = read_buffer_size;
-            grow_ = false;
         }
         return asio::buffer(buffer_.get(), capacity_);
     }
@@ -64,7 +63,6 @@ public:
     {
         end_ += n;
         filled_ = end_ == capacity_;
-        grow_ = filled_ && capacity_ < read_buffer_size;
     }
     // Whether the last read filled the whole buffer (so more was probably waiting).
     bool filled_last_read() const noexcept { return filled_; }
@@ -77,7 +75,6 @@ public:
 private:
     std::unique_ptr<char[]> buffer_;
     std::size_t capacity_ = initial_read_buffer_size;
-    bool grow_ = false;
     bool filled_ = false;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
