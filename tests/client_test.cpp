@@ -185,3 +185,45 @@ TEST_CASE("client: canceling during backoff ends the request at once")
     }(), 5s);
     require_clean_end(ioc, c, server, fds_at_start);
 }
+
+TEST_CASE("client: a retried upload from a body source sends the whole body again, chunked or with a length")
+{
+    for (const bool announce_length : {false, true}) {
+        test_server server(in_turn({reply::status(503, "busy")}));
+        asio::io_context ioc;
+        const auto fds_at_start = warm_up_and_count_fds(ioc);
+        leash::client c(ioc, fast_retries(server.url()));
+        auto req = leash::request::post("/upload", "");
+        req.replayable = true;
+        req.source = leash::body_source::from_string("hello, world", announce_length);
+        auto r = run(ioc, fetch(c, std::move(req)));
+        INFO("announce_length " << announce_length);
+        CHECK_FALSE(r.ec);
+        CHECK(r.status == 200);
+        CHECK(r.body == "done");
+        const auto requests = server.requests();
+        REQUIRE(requests.size() == 2);
+        CHECK(requests[0].body == "hello, world");
+        CHECK(requests[1].body == "hello, world");
+        require_clean_end(ioc, c, server, fds_at_start);
+    }
+}
+
+TEST_CASE("client: a response to an upload whose source cannot start over is delivered, not retried")
+{
+    test_server server([](const received_request&) { return reply::status(503, "busy"); });
+    asio::io_context ioc;
+    const auto fds_at_start = warm_up_and_count_fds(ioc);
+    leash::client c(ioc, fast_retries(server.url()));
+    auto req = leash::request::post("/upload", "");
+    req.replayable = true;
+    req.source = leash::body_source::from_string("once only");
+    req.source->rewind = nullptr;
+    auto r = run(ioc, fetch(c, std::move(req)));
+    CHECK_FALSE(r.ec);
+    CHECK(r.status == 503);
+    CHECK(server.request_count() == 1);
+    CHECK(server.requests().at(0).body == "once only");
+    CHECK(c.retries() == 0);
+    require_clean_end(ioc, c, server, fds_at_start);
+}

@@ -9,8 +9,13 @@
 // asks for with Retry-After / retry-after-ms); the body of a response that is retried is
 // discarded, never handed to the caller. The last outcome is delivered as it is.
 //
+// A request with a body source is sent again only if the source can start over (see
+// leash/body_source.hpp, `rewind`); otherwise the last outcome is delivered.
+//
 // Thread safety and lifetime as for transport: the client owns its transport; destroying it
-// shuts the transport down (see transport.hpp). Cancellation is honoured during backoff too.
+// shuts the transport down (see transport.hpp), also while calls are in flight: they keep
+// what they use alive and complete as the transport's contract says. Cancellation is honoured
+// during backoff too.
 #pragma once
 
 #include <leash/detail/retry.hpp>
@@ -44,7 +49,7 @@ public:
     using executor_type = leash::transport::executor_type;
 
     explicit client(executor_type ex, client_options options = {}, transport_options topts = {})
-        : options_(std::move(options)), transport_(std::move(ex), std::move(topts))
+        : state_(std::make_shared<state>(std::move(options), std::move(ex), std::move(topts)))
     {
     }
     template <class ExecutionContext>
@@ -54,38 +59,58 @@ public:
     {
     }
 
-    leash::transport& transport() noexcept { return transport_; }
-    const client_options& options() const noexcept { return options_; }
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+    // Shuts the transport down (see transport.hpp); calls in flight keep what they use alive
+    // and end as the transport's contract says.
+    ~client() { state_->transport.shutdown(); }
+
+    leash::transport& transport() noexcept { return state_->transport; }
+    const client_options& options() const noexcept { return state_->options; }
 
     // Retries made by this client (not counting the transport's stale-connection retries).
-    std::uint64_t retries() const noexcept { return retries_.load(); }
+    std::uint64_t retries() const noexcept { return state_->retries.load(); }
 
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_send(request req, Token&& token = {})
     {
-        return detail::spawn_operation(transport_.get_executor(), send(std::move(req)),
-                                                 std::forward<Token>(token));
+        return detail::spawn_operation(state_->transport.get_executor(), send(state_, std::move(req)),
+                                       std::forward<Token>(token));
     }
 
 private:
-    asio::awaitable<detail::op_result<response>> send(request req)
+    // What a call in flight needs, shared with it so the client handle may go at any time.
+    struct state {
+        state(client_options o, executor_type ex, transport_options topts)
+            : options(std::move(o)), transport(std::move(ex), std::move(topts))
+        {
+        }
+        client_options options;
+        leash::transport transport;
+        std::atomic<std::uint64_t> retries{0};
+    };
+
+    static asio::awaitable<detail::op_result<response>> send(std::shared_ptr<state> s, request req)
     {
         co_await asio::this_coro::throw_if_cancelled(false);
         co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
         constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-        prepare(req);
+        prepare(s->options, req);
+        const auto source_read = watch_source(req);
         const bool replayable = detail::is_replayable(req.method, req.headers, req.replayable);
         for (std::size_t retries_done = 0;; ++retries_done) {
-            auto [ec, res] = co_await transport_.async_send(req, as_tuple);
+            auto [ec, res] = co_await s->transport.async_send(req, as_tuple);
             const detail::attempt_outcome outcome{ec, ec ? 0 : res.status, ec ? nullptr : &res.headers};
-            const auto delay = detail::next_retry_delay(options_.retry, retries_done, outcome, replayable,
+            const auto delay = detail::next_retry_delay(s->options.retry, retries_done, outcome, replayable,
                                                         std::chrono::system_clock::now(), random_unit());
-            if (!delay)
+            if (!delay || !detail::restart_body(req, source_read && *source_read))
                 co_return detail::op_result<response>{ec, std::move(res)};
+            if (source_read)
+                *source_read = false;
 
             if (!ec) {  // discard the body, keeping the connection if it is short
-                auto [read_ec, ignored] = co_await res.body.async_read_all(options_.max_discarded_body, as_tuple);
+                auto [read_ec, ignored] = co_await res.body.async_read_all(s->options.max_discarded_body, as_tuple);
                 (void)read_ec;
                 res.body.close();
             }
@@ -95,17 +120,17 @@ private:
             auto [wait_ec] = co_await backoff.async_wait(as_tuple);
             if (wait_ec)
                 co_return detail::failed<response>(asio::error::operation_aborted);
-            ++retries_;
+            ++s->retries;
         }
     }
 
     // Resolves a relative URL against base_url and adds the default headers.
-    void prepare(request& req) const
+    static void prepare(const client_options& options, request& req)
     {
         const bool absolute = req.url.starts_with("http://") || req.url.starts_with("https://")
             || req.url.starts_with("HTTP://") || req.url.starts_with("HTTPS://");
-        if (!absolute && !options_.base_url.empty()) {
-            std::string joined = options_.base_url;
+        if (!absolute && !options.base_url.empty()) {
+            std::string joined = options.base_url;
             if (!joined.empty() && joined.back() == '/' && req.url.starts_with('/'))
                 joined.pop_back();
             else if (!joined.empty() && joined.back() != '/' && !req.url.empty() && !req.url.starts_with('/')
@@ -113,9 +138,23 @@ private:
                 joined += '/';
             req.url = joined + req.url;
         }
-        for (const auto& f : options_.default_headers)
+        for (const auto& f : options.default_headers)
             if (!req.headers.contains(f.name))
                 req.headers.append_unchecked(f.name, f.value);  // validated when the default was added
+    }
+
+    // Notes whether the transport took bytes from the request's body source (for the resend
+    // rule); null without a source. (Read on the call's strand, after each attempt.)
+    static std::shared_ptr<bool> watch_source(request& req)
+    {
+        if (!req.source || !req.source->read)
+            return nullptr;
+        auto read = std::make_shared<bool>(false);
+        req.source->read = [inner = std::move(req.source->read), read](asio::mutable_buffer out) {
+            *read = true;
+            return inner(out);
+        };
+        return read;
     }
 
     static double random_unit()
@@ -124,9 +163,7 @@ private:
         return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
     }
 
-    client_options options_;
-    leash::transport transport_;
-    std::atomic<std::uint64_t> retries_{0};
+    std::shared_ptr<state> state_;
 };
 
 } // namespace leash

@@ -16,10 +16,14 @@
 // request runs on its own strand of the executor.
 //
 // Lifetime: shutdown() (called by the destructor) closes idle connections, fails queued
-// requests with error::shut_down and refuses new ones. Requests in flight and live bodies keep
-// the machinery alive until they end; their connections are closed, not pooled. While idle
-// connections exist the transport keeps one timer pending on the executor (to close them on
-// time); after shutdown() and once every response is gone, leash has no work left on it.
+// requests with error::shut_down and refuses new ones. A request still dialing fails with
+// error::shut_down at once (its connect or TLS handshake is aborted; a DNS lookup under way is
+// left to end first, within resolve_timeout). Requests past dialing and live bodies keep the
+// machinery alive until they end; their connections are then closed, not pooled. The
+// destructor may run on any thread, at any moment, also while requests are in flight: each
+// operation holds what it uses and calls its handler exactly once. While idle connections
+// exist the transport keeps one timer pending on the executor (to close them on time); after
+// shutdown() and once every response is gone, leash has no work left on it.
 #pragma once
 
 #include <leash/detail/spawn.hpp>
@@ -61,8 +65,8 @@ public:
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_send(request req, Token&& token = {})
     {
-        return detail::spawn_operation(state_->executor(), state_->send(std::move(req)),
-                                                 std::forward<Token>(token));
+        return detail::spawn_operation(state_->executor(), detail::transport_state::send(state_, std::move(req)),
+                                       std::forward<Token>(token));
     }
 
     // Closes idle connections, fails waiters (error::shut_down), refuses new requests; does
@@ -76,7 +80,7 @@ public:
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_shutdown(std::chrono::milliseconds grace, Token&& token = {})
     {
-        return detail::spawn_operation(state_->executor(), state_->drain(grace),
+        return detail::spawn_operation(state_->executor(), detail::transport_state::drain(state_, grace),
                                        std::forward<Token>(token));
     }
 

@@ -3,7 +3,8 @@
 // end of a keep-alive message, closing it otherwise).
 //
 // Runs on the request's strand. close() and the destructor may run on any thread when no
-// read is in flight (the body handle posts to the strand otherwise).
+// read is in flight (the body handle posts to the strand otherwise). The implementation is in
+// detail/impl/body_core.hpp.
 #pragma once
 
 #include <leash/detail/connection.hpp>
@@ -76,8 +77,11 @@ public:
 private:
     // Waits for body bytes: a view of the next available piece, or eof at the end.
     asio::awaitable<std::error_code> fill();
-    // Feeds buffered bytes to the parser without I/O; true if the message ended.
-    bool advance_buffered(std::error_code& ec);
+    // Reads more of the message into the connection's buffer.
+    asio::awaitable<std::error_code> receive();
+    static std::error_code received(connection& c, std::size_t n, std::error_code ec);
+    // Parses the buffered rest without I/O, discarding body pieces; true if the message ended.
+    bool discard_buffered();
     void on_message_done();
     void end_lease(bool reusable, bool abandoned) noexcept;
     void fail(std::error_code ec) noexcept;
@@ -113,6 +117,7 @@ private:
     std::string_view piece_;   // body bytes handed out by the parser (or held_), not yet read
     bool done_ = true;         // the message ended (eof from now on)
     bool closed_ = false;      // closed before its end
+    bool reading_ = false;     // a read of the connection is pending (on the strand)
     std::error_code failed_;   // a read failed; repeated on later reads
     headers trailers_;
     std::shared_ptr<unread_watch> watch_;  // the leak diagnostic, when enabled

@@ -37,7 +37,8 @@ public:
     bool tls_established = false;   // handshake completed: a close sends close_notify
     std::size_t requests = 0;       // requests started on this connection
     asio::any_io_executor owner;    // strand of the request or body using it (under the pool's lock)
-    bool killed = false;            // closed by a shutdown deadline (on the owner strand)
+    bool dialing = false;             // being dialed (under the pool's lock)
+    bool closed_by_shutdown = false;  // closed by shutdown (dialing) or async_shutdown's deadline (on the owner strand)
     clock::duration idle_timeout{}; // for the pool; the server's hint may shorten it
     std::uint64_t id = 0;           // unique within the transport (for trace hooks)
     clock::time_point idle_since{}; // when it last went back to the pool

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <leash/headers.hpp>
+#include <leash/request.hpp>
 
 #include <string_view>
 
@@ -13,6 +14,7 @@ struct attempt_facts {
     bool request_bytes_written = false;   // any byte of this request reached the socket
     bool response_bytes_received = false; // any byte of a response arrived
     bool body_skipped = false;            // a final response came before the body was sent
+    bool body_source_read = false;        // bytes were taken from the request's body source
 };
 
 inline bool is_idempotent_method(std::string_view m) noexcept
@@ -27,6 +29,17 @@ inline bool is_replayable(std::string_view method, const headers& h, bool opted_
 {
     return opted_in || is_idempotent_method(method) || h.contains("Idempotency-Key")
         || h.contains("X-Idempotency-Key");
+}
+
+// The one rule for sending a request again, used for a stale connection (the transport) and
+// for a retry (the client): a body in memory goes again as it is; a body source that gave
+// bytes away must start over from its first byte, so it needs `rewind`, which is called here.
+// Without it the request cannot be sent again.
+inline bool restart_body(const request& req, bool source_was_read)
+{
+    if (!req.source || !source_was_read)
+        return true;
+    return req.source->rewind && req.source->rewind();
 }
 
 // Only failures on a reused connection before any response byte are retried: a fresh

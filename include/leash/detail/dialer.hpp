@@ -1,0 +1,165 @@
+// Opens a connection: resolve the host (or take its address as it is, or the transport's
+// resolve_overrides), connect to each address in turn under its own connect timeout, then the
+// TLS handshake for https. Free operations on a connection the caller holds, run on the
+// caller's strand; they report what happened (dial_outcome) and leave counting to the caller.
+#pragma once
+
+#include <leash/detail/connection.hpp>
+#include <leash/detail/exchange.hpp>
+#include <leash/detail/phase_timer.hpp>
+#include <leash/detail/tls_client.hpp>
+#include <leash/detail/tracer.hpp>
+#include <leash/tls_error.hpp>
+#include <leash/url.hpp>
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace leash::detail {
+
+using resolve_override_map = std::map<std::string, std::vector<asio::ip::address>, std::less<>>;
+
+// What dialing needs besides the connection and the URL.
+struct dial_plan {
+    const resolve_override_map& overrides;
+    tls_client& tls;
+    const phase_limits& limits;
+    phase_timer& timer;
+    const request_trace& trace;
+};
+
+struct dial_outcome {
+    std::error_code ec;
+    bool tls_handshake = false;  // a TLS handshake completed
+    bool tls_resumed = false;    // ... resuming a cached session
+};
+
+// The addresses to try for `u`: its literal address, its override, or what DNS says.
+inline asio::awaitable<std::error_code> find_endpoints(const url& u, const dial_plan& plan,
+                                                       std::vector<asio::ip::tcp::endpoint>& endpoints)
+{
+    using asio::ip::tcp;
+    std::error_code ec;
+    if (const auto address = asio::ip::make_address(u.host(), ec); !ec) {
+        endpoints.emplace_back(address, u.port());
+        co_return std::error_code{};
+    }
+    if (const auto overridden = plan.overrides.find(u.host()); overridden != plan.overrides.end()) {
+        for (const auto& a : overridden->second)
+            endpoints.emplace_back(a, u.port());
+        co_return endpoints.empty() ? std::error_code(asio::error::host_not_found) : std::error_code{};
+    }
+    ec = {};
+    if (is_canceled_now(co_await asio::this_coro::cancellation_state, ec))
+        co_return ec;
+    tcp::resolver resolver(co_await asio::this_coro::executor);
+    if (plan.trace)
+        plan.trace(&trace_hooks::dns_start, dns_start_event{plan.trace.request, u.host()});
+    plan.timer.arm(plan.limits.resolve, error::resolve_timeout, plan.limits.deadline, [&resolver] { resolver.cancel(); });
+    auto results = co_await resolver.async_resolve(u.host(), std::to_string(u.port()),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+    if (auto t = plan.timer.disarm())
+        ec = t;
+    for (auto& r : results)
+        endpoints.push_back(r.endpoint());
+    if (!ec && endpoints.empty())
+        ec = asio::error::host_not_found;
+    if (plan.trace.wants(&trace_hooks::dns_done)) {
+        dns_done_event done{plan.trace.request, {}, ec};
+        for (auto& e : endpoints)
+            done.addresses.push_back(e.address());
+        plan.trace(&trace_hooks::dns_done, done);
+    }
+    co_return ec;
+}
+
+// Connects to the first address that answers; each gets its own connect_timeout, and a failure
+// or timeout moves on to the next.
+inline asio::awaitable<std::error_code> connect_any(connection& c, const std::vector<asio::ip::tcp::endpoint>& endpoints,
+                                                    const dial_plan& plan)
+{
+    auto& socket = c.stream.socket();
+    std::error_code ec = asio::error::host_not_found;
+    for (auto& ep : endpoints) {
+        if (c.closed_by_shutdown) {
+            ec = error::shut_down;
+            break;
+        }
+        if (is_canceled_now(co_await asio::this_coro::cancellation_state, ec))
+            break;
+        std::error_code ignored;
+        socket.close(ignored);
+        socket.open(ep.protocol(), ec);
+        if (ec)
+            continue;
+        if (plan.trace)
+            plan.trace(&trace_hooks::connect_start, connect_start_event{plan.trace.request, ep});
+        plan.timer.arm(plan.limits.connect, error::connect_timeout, plan.limits.deadline, [&c] { c.stream.close(); });
+        co_await socket.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
+        if (auto t = plan.timer.disarm())
+            ec = t;
+        if (plan.trace)
+            plan.trace(&trace_hooks::connect_done, connect_done_event{plan.trace.request, ep, ec});
+        if (!ec || ec == error::request_timeout)
+            break;
+    }
+    if (!ec) {
+        std::error_code ignored;  // (only a latency hint)
+        socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    }
+    co_return ec;
+}
+
+// The TLS handshake over the connected socket: verifies the peer for u's host, sends SNI,
+// resumes a cached session when it can.
+inline asio::awaitable<dial_outcome> handshake(connection& c, const url& u, const dial_plan& plan)
+{
+    auto& tls = c.stream.start_tls(plan.tls.context());
+    c.tls_session = {&plan.tls, c.key};
+    std::error_code ec = plan.tls.prepare(tls.native_handle(), u, c.tls_session);
+    if (ec || is_canceled_now(co_await asio::this_coro::cancellation_state, ec))
+        co_return dial_outcome{ec};
+    if (plan.trace)
+        plan.trace(&trace_hooks::tls_handshake_start, tls_handshake_start_event{plan.trace.request});
+    plan.timer.arm(plan.limits.tls_handshake, error::tls_handshake_timeout, plan.limits.deadline,
+                   [&c] { c.stream.close(); });
+    co_await tls.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    if (auto t = plan.timer.disarm())
+        ec = t;
+    if (ec) {
+        if (const auto verdict = SSL_get_verify_result(tls.native_handle()); verdict != X509_V_OK && !plan.timer.expired())
+            ec = make_x509_error(verdict);
+        if (plan.trace)
+            plan.trace(&trace_hooks::tls_handshake_done, tls_handshake_done_event{plan.trace.request, false, {}, ec});
+        tls_client::detach(tls.native_handle());
+        plan.tls.forget(c.key);
+        co_return dial_outcome{ec};
+    }
+    c.tls_established = true;
+    const bool resumed = SSL_session_reused(tls.native_handle()) == 1;
+    if (plan.trace)
+        plan.trace(&trace_hooks::tls_handshake_done,
+                   tls_handshake_done_event{plan.trace.request, resumed, SSL_get_version(tls.native_handle()), {}});
+    co_return dial_outcome{{}, true, resumed};
+}
+
+// Resolves, connects and (for https) handshakes. On failure the connection's stream is closed.
+inline asio::awaitable<dial_outcome> dial(connection& c, const url& u, const dial_plan& plan)
+{
+    std::vector<asio::ip::tcp::endpoint> endpoints;
+    dial_outcome out;
+    out.ec = co_await find_endpoints(u, plan, endpoints);
+    if (!out.ec)
+        out.ec = co_await connect_any(c, endpoints, plan);
+    if (!out.ec && u.is_https())
+        out = co_await handshake(c, u, plan);
+    if (out.ec)
+        c.stream.close();
+    co_return out;
+}
+
+} // namespace leash::detail
