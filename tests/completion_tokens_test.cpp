@@ -315,3 +315,30 @@ TEST_CASE("completion tokens: a canceled sse::reader::async_next ends promptly a
         [&] { events.body() = leash::body(); });
     h.require_clean_end();
 }
+
+TEST_CASE("operations: an exception inside an operation reaches its handler as an error code, not run()")
+{
+    asio::io_context ioc;
+    const auto throwing = [](std::exception_ptr e) -> asio::awaitable<leash::detail::op_result<int>> {
+        std::rethrow_exception(e);
+        co_return leash::detail::op_result<int>{};
+    };
+    const std::pair<std::exception_ptr, std::error_code> cases[] = {
+        {std::make_exception_ptr(std::system_error(asio::error::operation_aborted)), asio::error::operation_aborted},
+        {std::make_exception_ptr(std::bad_alloc()), std::make_error_code(std::errc::not_enough_memory)},
+        {std::make_exception_ptr(std::logic_error("unexpected")), leash::error::internal_error},
+    };
+    for (const auto& [thrown, expected] : cases) {
+        int calls = 0;
+        std::error_code result;
+        leash::detail::spawn_operation(ioc.get_executor(), throwing(thrown), [&](std::error_code ec, int) {
+            ++calls;
+            result = ec;
+        });
+        ioc.restart();
+        CHECK_NOTHROW(ioc.run_for(scenario_timeout));
+        CHECK(ioc.stopped());
+        CHECK(calls == 1);
+        CHECK(result == expected);
+    }
+}
