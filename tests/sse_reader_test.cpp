@@ -123,8 +123,11 @@ TEST_CASE("sse reader: a stream that stalls between events fails with body_read_
     h.require_clean_end();
 }
 
-TEST_CASE("sse reader: canceling async_next closes the stream's connection")
+TEST_CASE("sse reader: canceling async_next (terminal, partial or total) ends it and closes the stream's connection")
 {
+    const auto type = GENERATE(asio::cancellation_type::terminal, asio::cancellation_type::partial,
+                               asio::cancellation_type::total);
+    CAPTURE(static_cast<int>(type));
     harness h([](const received_request&) { return stream_of({"data: only\n\n"}, false); });
     h.run([&]() -> asio::awaitable<void> {
         auto events = co_await open_stream(h.transport, h.url());
@@ -132,15 +135,66 @@ TEST_CASE("sse reader: canceling async_next closes the stream's connection")
         REQUIRE_FALSE(e1);
         asio::cancellation_signal cancel;
         std::optional<std::error_code> result;
+        int calls = 0;
         events.async_next(asio::bind_cancellation_slot(cancel.slot(), [&](std::error_code ec, leash::sse::event) {
+            ++calls;
             result = ec;
         }));
-        co_await pause(10ms);
+        // On the reader's strand, after the read it started there (strands run in order).
+        asio::post(events.get_executor(), [&] {
+            CHECK_FALSE(result);
+            cancel.emit(type);
+        });
+        co_await wait_until([&] { return result.has_value(); }, 1s);
+        CHECK(*result == asio::error::operation_aborted);
+        CHECK(h.transport.stats().total.open == 0);
+        co_await wait_until([&] { return h.server.closed_by_client() == 1; });
+        CHECK(calls == 1);
+    }());
+    h.require_clean_end();
+}
+
+TEST_CASE("sse reader: canceling async_next when [DONE] is already buffered completes it with operation_aborted")
+{
+    const bool before_first_step = GENERATE(true, false);
+    CAPTURE(before_first_step);
+    harness h([](const received_request&) {
+        // Both events in one write, and no end of body: [DONE] is decoded with "one".
+        return reply::raw("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          + reply::chunk("data: one\n\ndata: [DONE]\n\n"))
+            .then_hold();
+    });
+    auto res = h.run(h.transport.async_send(leash::request::get(h.url()), asio::use_awaitable));
+    std::optional<leash::sse::reader> stream(std::in_place, std::move(res.body));
+    auto& events = *stream;
+    auto [e1, first] = h.run(events.async_next(as_tuple));
+    REQUIRE_FALSE(e1);
+    CHECK(first.data == "one");
+
+    asio::cancellation_signal cancel;
+    std::optional<std::error_code> result;
+    int calls = 0;
+    const auto start_and_cancel = [&] {
+        events.async_next(asio::bind_cancellation_slot(cancel.slot(), [&](std::error_code ec, leash::sse::event) {
+            ++calls;
+            result = ec;
+        }));
         cancel.emit(asio::cancellation_type::terminal);
-        co_await wait_until([&] { return result.has_value(); });
+    };
+    if (before_first_step)
+        start_and_cancel();  // the io_context is not running: the operation has not begun
+    else
+        asio::post(events.get_executor(), start_and_cancel);  // on the strand: it begins at once,
+                                                              // reading the rest of the stream
+    h.run([&]() -> asio::awaitable<void> {
+        co_await wait_until([&] { return result.has_value(); }, 1s);
         CHECK(*result == asio::error::operation_aborted);
         co_await wait_until([&] { return h.server.closed_by_client() == 1; });
+        auto [e2, none] = co_await events.async_next(as_tuple);  // the stream stays ended
+        CHECK(e2);
     }());
+    CHECK(calls == 1);
+    stream.reset();
     h.require_clean_end();
 }
 

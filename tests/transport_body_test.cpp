@@ -187,6 +187,33 @@ TEST_CASE("body: canceling a body read closes the connection")
     h.require_clean_end();
 }
 
+TEST_CASE("body: a read canceled before its first step completes once with operation_aborted and closes the connection")
+{
+    const auto type = GENERATE(asio::cancellation_type::terminal, asio::cancellation_type::partial,
+                               asio::cancellation_type::total);
+    CAPTURE(static_cast<int>(type));
+    harness h(stalled_body);
+    auto res = h.run(h.transport.async_send(leash::request::get(h.url()), asio::use_awaitable));
+    asio::cancellation_signal cancel;
+    std::optional<std::error_code> result;
+    int calls = 0;
+    // The io_context is not running: the read has not begun when the signal comes.
+    res.body.async_read_all(1000, asio::bind_cancellation_slot(cancel.slot(), [&](std::error_code e, std::string) {
+                                ++calls;
+                                result = e;
+                            }));
+    cancel.emit(type);
+    h.run([&]() -> asio::awaitable<void> {
+        co_await wait_until([&] { return result.has_value(); }, 1s);
+        CHECK(*result == asio::error::operation_aborted);
+        CHECK_FALSE(res.body.holds_connection());
+        co_await wait_until([&] { return h.server.closed_by_client() == 1; });
+    }());
+    CHECK(calls == 1);
+    res.body = leash::body();
+    h.require_clean_end();
+}
+
 TEST_CASE("body: an endless body closed after one byte stops the server's writes")
 {
     LEASH_EVERY_TRANSPORT_KIND();

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <leash/detail/body_core.hpp>
+#include <leash/detail/spawn.hpp>
 #include <leash/error.hpp>
 #include <leash/headers.hpp>
 
@@ -60,14 +61,8 @@ public:
                 first = b;
                 break;
             }
-        if (!core_)
-            return detail::spawn_operation_on(
-                fallback_executor(token), closed_result<std::size_t>(), std::forward<Token>(token));
-        if (core_->completes_without_io())
-            return detail::complete_posted(core_->executor(), core_->read_some_now(first), std::forward<Token>(token));
-        ++core_->reads_in_flight;  // before initiation: close() from another thread must post
-        return detail::spawn_operation_on(core_->executor(), read_some_op(core_, first),
-                                                    std::forward<Token>(token));
+        return asio::async_initiate<Token, void(std::error_code, std::size_t)>(initiate_read_some{core_}, token,
+                                                                             first);
     }
 
     // Reads the rest of the body. Completes with (error_code, std::string). More than `limit`
@@ -76,14 +71,7 @@ public:
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_read_all(std::size_t limit, Token&& token = {})
     {
-        if (!core_)
-            return detail::spawn_operation_on(
-                fallback_executor(token), closed_result<std::string>(), std::forward<Token>(token));
-        if (core_->completes_without_io())
-            return detail::complete_posted(core_->executor(), core_->read_all_now(limit), std::forward<Token>(token));
-        ++core_->reads_in_flight;
-        return detail::spawn_operation_on(core_->executor(), read_all_op(core_, limit),
-                                                    std::forward<Token>(token));
+        return asio::async_initiate<Token, void(std::error_code, std::string)>(initiate_read_all{core_}, token, limit);
     }
 
     // Ends the lease now (see above). Idempotent. Safe on any thread. Later reads complete
@@ -110,32 +98,93 @@ public:
     }
 
 private:
-    template <class Token>
-    static asio::any_io_executor fallback_executor(Token& token)
+    // The initiations of the reads: one per operation, deciding when the read starts (which,
+    // with a deferred token, is not when it is asked for) between a result known without I/O,
+    // posted to the handler's executor, and a read on the body's strand.
+    struct initiate_read_some {
+        std::shared_ptr<detail::body_core> core;
+
+        template <class Handler>
+        void operator()(Handler&& handler, asio::mutable_buffer out) const
+        {
+            if (!core)
+                detail::post_result(std::forward<Handler>(handler), asio::system_executor(),
+                                    detail::failed<std::size_t>(error::body_closed));
+            else if (core->completes_without_io())
+                detail::post_result(std::forward<Handler>(handler), core->executor(), core->read_some_now(out));
+            else
+                detail::start_operation(std::forward<Handler>(handler), false, core->executor(),
+                                        read_some_op(reading{core}, out));
+        }
+    };
+
+    struct initiate_read_all {
+        std::shared_ptr<detail::body_core> core;
+
+        template <class Handler>
+        void operator()(Handler&& handler, std::size_t limit) const
+        {
+            if (!core)
+                detail::post_result(std::forward<Handler>(handler), asio::system_executor(),
+                                    detail::failed<std::string>(error::body_closed));
+            else if (core->completes_without_io())
+                detail::post_result(std::forward<Handler>(handler), core->executor(), core->read_all_now(limit));
+            else
+                detail::start_operation(std::forward<Handler>(handler), false, core->executor(),
+                                        read_all_op(reading{core}, limit));
+        }
+    };
+
+    // Counts a read in flight from its initiation (so that close() on another thread posts to
+    // the strand) until its coroutine ends, or is destroyed without having run.
+    class reading {
+    public:
+        explicit reading(std::shared_ptr<detail::body_core> core) noexcept : core_(std::move(core))
+        {
+            ++core_->reads_in_flight;
+        }
+        reading(reading&& other) noexcept = default;
+        reading(const reading&) = delete;
+        reading& operator=(const reading&) = delete;
+        reading& operator=(reading&&) = delete;
+        ~reading()
+        {
+            if (core_)
+                --core_->reads_in_flight;
+        }
+        detail::body_core& core() const noexcept { return *core_; }
+
+    private:
+        std::shared_ptr<detail::body_core> core_;
+    };
+
+    // Whether the read was canceled before it began (then it ends the lease, as close() does).
+    static asio::awaitable<bool> canceled_before_start(detail::body_core& core)
     {
-        return asio::make_strand(asio::get_associated_executor(token, asio::system_executor()));
+        co_await asio::this_coro::throw_if_cancelled(false);
+        const bool canceled = detail::cancel_requested(co_await asio::this_coro::cancellation_state);
+        if (!canceled)
+            co_return false;
+        core.close();
+        co_return true;
     }
 
-    template <class T>
-    static asio::awaitable<detail::op_result<T>> closed_result()
+    static asio::awaitable<detail::op_result<std::size_t>> read_some_op(reading r, asio::mutable_buffer out)
     {
-        co_return detail::op_result<T>{error::body_closed, T{}};
+        const bool canceled = co_await canceled_before_start(r.core());
+        if (canceled)
+            co_return detail::failed<std::size_t>(asio::error::operation_aborted);
+        auto result = co_await r.core().read_some(out);
+        co_return result;
     }
 
-    static asio::awaitable<detail::op_result<std::size_t>> read_some_op(std::shared_ptr<detail::body_core> core,
-                                                                        asio::mutable_buffer out)
+    static asio::awaitable<detail::op_result<std::string>> read_all_op(reading r, std::size_t limit)
     {
-        auto r = co_await core->read_some(out);
-        --core->reads_in_flight;
-        co_return r;
-    }
-
-    static asio::awaitable<detail::op_result<std::string>> read_all_op(std::shared_ptr<detail::body_core> core,
-                                                                      std::size_t limit)
-    {
-        auto r = co_await core->read_all(limit);
-        --core->reads_in_flight;
-        co_return r;
+        const bool canceled = co_await canceled_before_start(r.core());
+        if (canceled)
+            co_return detail::failed<std::string>(asio::error::operation_aborted);
+        auto result = co_await r.core().read_all(limit);
+        co_return result;
     }
 
     std::shared_ptr<detail::body_core> core_;

@@ -58,6 +58,10 @@ enum class error {
 
     // Server-sent events.
     sse_event_too_large,      // an event (or line) exceeded the decoder's size bound
+
+    // Leash itself.
+    internal_error,           // an unexpected exception inside an operation ended it (a defect in
+                              // leash); reported as this code, never thrown to the caller's run()
 };
 
 // Groups of codes, for comparisons such as ec == leash::condition::timeout.
@@ -100,6 +104,7 @@ inline const char* error_name(error e) noexcept
     case error::body_closed: return "body_closed";
     case error::sse_event_too_large: return "sse_event_too_large";
     case error::body_length_mismatch: return "body_length_mismatch";
+    case error::internal_error: return "internal_error";
     }
     return "unknown";
 }
@@ -139,6 +144,7 @@ inline const char* error_message(error e) noexcept
     case error::body_closed: return "read on a closed response body";
     case error::sse_event_too_large: return "server-sent event exceeds the size limit";
     case error::body_length_mismatch: return "the request body source did not produce its declared length";
+    case error::internal_error: return "an unexpected exception inside leash ended the operation";
     }
     return "unknown leash error";
 }

@@ -54,12 +54,13 @@ public:
     bool done_seen() const noexcept { return state_->done_seen; }
     leash::body& body() noexcept { return state_->body; }
 
+    // Completes with (std::error_code, sse::event). Cancellation (terminal, partial or total)
+    // completes it with operation_aborted and closes the stream's connection; the reader has
+    // ended then (later calls fail).
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_next(Token&& token = {})
     {
-        return detail::spawn_operation_on(state_->body.get_executor() ? state_->body.get_executor()
-                                                                      : executor_type(asio::system_executor()),
-                                          next(state_), std::forward<Token>(token));
+        return asio::async_initiate<Token, void(std::error_code, event)>(initiate_next{state_}, token);
     }
 
 private:
@@ -77,23 +78,50 @@ private:
         bool done_seen = false;
     };
 
+    // Runs next() on the body's strand (or, for a reader without a body, where the handler's
+    // executor says: its read fails at once with error::body_closed).
+    struct initiate_next {
+        std::shared_ptr<state> s;
+
+        template <class Handler>
+        void operator()(Handler&& handler) const
+        {
+            auto ex = s->body.get_executor();
+            if (!ex)
+                ex = asio::make_strand(asio::system_executor());
+            detail::start_operation(std::forward<Handler>(handler), false, std::move(ex), next(s));
+        }
+    };
+
+    // Ends the stream after a cancellation or an error: its connection is closed (or kept,
+    // when the message had already ended) and later calls fail.
+    static detail::op_result<event> stop(state& s, std::error_code ec)
+    {
+        s.ready.clear();
+        s.body.close();
+        return detail::failed<event>(ec);
+    }
+
     static asio::awaitable<detail::op_result<event>> next(std::shared_ptr<state> s)
     {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        // A request that came before this first step is recorded here; the reset below (every
+        // cancellation type ends the read) would forget it.
+        const bool canceled_early = detail::cancel_requested(co_await asio::this_coro::cancellation_state);
+        co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+        if (canceled_early)
+            co_return stop(*s, asio::error::operation_aborted);
         constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
         for (;;) {
+            const bool canceled = detail::cancel_requested(co_await asio::this_coro::cancellation_state);
+            if (canceled)
+                co_return stop(*s, asio::error::operation_aborted);
             if (!s->ready.empty()) {
                 event e = std::move(s->ready.front());
                 s->ready.pop_front();
                 if (s->options.stop_at_done && e.data == "[DONE]") {
-                    s->ended = true;
-                    s->done_seen = true;
-                    s->ready.clear();
-                    // Read what is left so the connection can be reused; a longer tail closes it.
-                    auto [ec, rest] = co_await s->body.async_read_all(s->options.drain_limit, as_tuple);
-                    (void)rest;
-                    if (ec)
-                        s->body.close();
-                    co_return detail::failed<event>(asio::error::eof);
+                    auto end = co_await finish_at_done(*s);
+                    co_return end;
                 }
                 co_return detail::op_result<event>{std::error_code{}, std::move(e)};
             }
@@ -105,17 +133,31 @@ private:
                 s->ended = true;
                 continue;
             }
-            if (ec) {
-                s->body.close();
-                co_return detail::failed<event>(ec);
-            }
+            if (ec)
+                co_return stop(*s, ec);
             if (auto bad = s->decoder.feed(std::string_view(s->buffer.data(), n), [&](event&& e) {
                     s->ready.push_back(std::move(e));
-                })) {
-                s->body.close();
-                co_return detail::failed<event>(bad);
-            }
+                }))
+                co_return stop(*s, bad);
         }
+    }
+
+    // [DONE]: reads what is left so the connection can be reused (a longer tail, or a
+    // cancellation meanwhile, closes it) and reports the end.
+    static asio::awaitable<detail::op_result<event>> finish_at_done(state& s)
+    {
+        s.ended = true;
+        s.done_seen = true;
+        s.ready.clear();
+        auto [ec, rest] = co_await s.body.async_read_all(s.options.drain_limit,
+                                                         asio::experimental::as_tuple(asio::use_awaitable));
+        (void)rest;
+        if (ec)
+            s.body.close();
+        const bool canceled = detail::cancel_requested(co_await asio::this_coro::cancellation_state);
+        if (ec == asio::error::operation_aborted || canceled)
+            co_return detail::failed<event>(asio::error::operation_aborted);
+        co_return detail::failed<event>(asio::error::eof);
     }
 
     std::shared_ptr<state> state_;

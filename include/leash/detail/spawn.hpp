@@ -1,18 +1,32 @@
-// Runs an internal coroutine as an asynchronous operation with the Asio completion-token
-// surface: any token (callback, use_awaitable, use_future, deferred), the handler's executor
-// and cancellation slot respected. Completion signatures: void(std::error_code, T) for an
-// awaitable<op_result<T>>, void(std::error_code) for an awaitable<std::error_code>.
+// Runs leash's operations with the Asio completion-token surface: any token (callback,
+// use_awaitable, use_future, deferred), the handler's executor and cancellation slot respected.
+// Completion signatures: void(std::error_code, T) for an awaitable<op_result<T>>,
+// void(std::error_code) for an awaitable<std::error_code>.
 //
-// spawn_operation runs the coroutine on a strand of the handler's associated executor (or of
-// `ex` when the handler has none): on that executor itself when it already is a strand, so
-// the operation is serialised with the caller and a cancellation emitted there cannot race
-// it; otherwise on a new strand of it.
-// spawn_operation_on runs it on exactly `strand` (for objects bound to one, like a body).
+// One initiation per public operation, so its return type never depends on a run-time branch:
+// an operation that may take two paths passes ONE initiation object to asio::async_initiate
+// and decides inside it, on the handler, between
+//   start_operation(handler, ...)  running an internal coroutine, and
+//   post_result(handler, ...)      delivering a result known at initiation, posted to the
+//                                  handler's associated executor, never inside the initiating call.
+// spawn_operation / spawn_operation_on are the single-path forms.
+//
+// No exception escapes an operation: every coroutine runs with throw_if_cancelled(false) (a
+// cancellation is seen as an error code from the awaited operation, or in
+// this_coro::cancellation_state), and an exception that still leaves one is delivered to its
+// handler as an error code (error_from), exactly once. A cancellation requested before the
+// coroutine's first step is held back until then (cancellation_gate): an operation that looks
+// at its cancellation state before resetting it sees it.
 #pragma once
+
+#include <leash/error.hpp>
 
 #include <asio.hpp>
 
 #include <exception>
+#include <memory>
+#include <mutex>
+#include <new>
 #include <system_error>
 #include <tuple>
 #include <type_traits>
@@ -30,7 +44,27 @@ op_result<T> failed(std::error_code ec)
     return op_result<T>{ec, T{}};
 }
 
-// Delivers a coroutine's result to a completion handler.
+// The error an operation reports when an exception left its coroutine: the code of a
+// std::system_error (e.g. operation_aborted from an awaited operation), not_enough_memory for
+// std::bad_alloc, error::internal_error for anything else.
+inline std::error_code error_from(std::exception_ptr e) noexcept
+{
+    try {
+        std::rethrow_exception(e);
+    }
+    catch (const std::system_error& failure) {
+        if (failure.code())
+            return failure.code();
+    }
+    catch (const std::bad_alloc&) {
+        return std::make_error_code(std::errc::not_enough_memory);
+    }
+    catch (...) {
+    }
+    return error::internal_error;
+}
+
+// Delivers a coroutine's result to a completion handler; an exception becomes an error code.
 template <class Handler>
 struct deliver {
     Handler handler;
@@ -39,13 +73,13 @@ struct deliver {
     void operator()(std::exception_ptr e, op_result<T> r)
     {
         if (e)
-            std::rethrow_exception(e);
+            r = failed<T>(error_from(e));
         std::move(handler)(std::get<0>(r), std::move(std::get<1>(r)));
     }
     void operator()(std::exception_ptr e, std::error_code ec)
     {
         if (e)
-            std::rethrow_exception(e);
+            ec = error_from(e);
         std::move(handler)(ec);
     }
 };
@@ -83,54 +117,136 @@ inline asio::any_io_executor strand_for(const asio::any_io_executor& ex)
     return asio::make_strand(ex);
 }
 
-// own_strand: run on a strand of the handler's executor (strand_for); else exactly on `ex`.
-template <class R, class Token>
-auto launch(bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op, Token&& token)
+// Whether a cancellation was requested of the calling coroutine.
+inline bool cancel_requested(const asio::cancellation_state& state) noexcept
 {
-    return asio::async_initiate<Token, typename signature_of<R>::type>(
-        [](auto handler, bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op) {
-            auto slot = asio::get_associated_cancellation_slot(handler);
-            auto handler_ex = asio::get_associated_executor(handler, ex);
-            asio::any_io_executor run_on = ex;
-            if (own_strand) {
-                // Handler executors that are not I/O executors (use_future's) fall back to `ex`.
-                if constexpr (std::is_constructible_v<asio::any_io_executor, decltype(handler_ex)>)
-                    run_on = strand_for(asio::any_io_executor(handler_ex));
-                else
-                    run_on = strand_for(ex);
-            }
-            asio::co_spawn(run_on, std::move(op),
-                           asio::bind_cancellation_slot(
-                               slot, asio::bind_executor(handler_ex, deliver<decltype(handler)>{std::move(handler)})));
-        },
-        token, own_strand, std::move(ex), std::move(op));
+    return state.cancelled() != asio::cancellation_type::none;
 }
 
-// An operation whose result is known at initiation: completes by posting it to the
-// handler's associated executor (or `ex`), never inside the initiating call.
-template <class T, class Token>
-auto complete_posted(asio::any_io_executor ex, op_result<T> result, Token&& token)
+// Stands between a handler's cancellation slot and an operation's coroutine. co_spawn throws
+// a cancellation that arrives before the coroutine's first step (before it can ask for error
+// codes instead); the gate holds such a request back until open(), then passes it on, like
+// every later one. Every type is passed on as terminal: to leash they all mean the same.
+class cancellation_gate {
+public:
+    asio::cancellation_slot slot() noexcept { return inner_.slot(); }
+
+    void request(asio::cancellation_type type)
+    {
+        if (type == asio::cancellation_type::none)
+            return;
+        const std::lock_guard lock(mutex_);
+        if (open_)
+            inner_.emit(asio::cancellation_type::terminal);
+        else
+            pending_ = true;
+    }
+
+    void open()
+    {
+        const std::lock_guard lock(mutex_);
+        open_ = true;
+        if (std::exchange(pending_, false))
+            inner_.emit(asio::cancellation_type::terminal);
+    }
+
+private:
+    std::mutex mutex_;
+    bool open_ = false;
+    bool pending_ = false;
+    asio::cancellation_signal inner_;
+};
+
+// What an operation leaves in its handler's cancellation slot.
+struct forward_to_gate {
+    std::shared_ptr<cancellation_gate> gate;
+    void operator()(asio::cancellation_type type) const { gate->request(type); }
+};
+
+// Runs `op` with cancellation reported as error codes, whatever `op` itself sets up (the flag
+// belongs to the whole spawned coroutine stack), then lets the gate's requests through: one
+// held back is recorded in the coroutine's cancellation state before `op` begins.
+template <class R>
+asio::awaitable<R> without_cancellation_exceptions(std::shared_ptr<cancellation_gate> gate, asio::awaitable<R> op)
 {
-    return asio::async_initiate<Token, void(std::error_code, T)>(
-        [](auto handler, asio::any_io_executor ex, op_result<T> result) {
-            auto handler_ex = asio::get_associated_executor(handler, ex);
-            asio::post(handler_ex, [handler = std::move(handler), result = std::move(result)]() mutable {
-                std::move(handler)(std::get<0>(result), std::move(std::get<1>(result)));
-            });
-        },
-        token, std::move(ex), std::move(result));
+    co_await asio::this_coro::throw_if_cancelled(false);
+    if (gate)
+        gate->open();
+    auto result = co_await std::move(op);
+    co_return result;
 }
 
+// Delivers the result to `handler`, keeping the gate (whose signal the coroutine's
+// cancellation state is connected to) alive until then.
+template <class Handler>
+struct deliver_gated : deliver<Handler> {
+    std::shared_ptr<cancellation_gate> gate;
+};
+
+// Runs `op` for `handler`. own_strand: on a strand of the handler's executor (strand_for);
+// else exactly on `ex`. The handler is called once, on its associated executor (or `ex`).
+template <class Handler, class R>
+void start_operation(Handler&& handler, bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op)
+{
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    auto handler_ex = asio::get_associated_executor(handler, ex);
+    asio::any_io_executor run_on = ex;
+    if (own_strand) {
+        // Handler executors that are not I/O executors (use_future's) fall back to `ex`.
+        if constexpr (std::is_constructible_v<asio::any_io_executor, decltype(handler_ex)>)
+            run_on = strand_for(asio::any_io_executor(handler_ex));
+        else
+            run_on = strand_for(ex);
+    }
+    std::shared_ptr<cancellation_gate> gate;
+    if (slot.is_connected()) {
+        gate = std::make_shared<cancellation_gate>();
+        slot.template emplace<forward_to_gate>(forward_to_gate{gate});
+    }
+    using handler_type = std::decay_t<Handler>;
+    auto gate_slot = gate ? gate->slot() : asio::cancellation_slot();
+    auto done = asio::bind_executor(handler_ex, deliver_gated<handler_type>{{std::forward<Handler>(handler)}, gate});
+    asio::co_spawn(run_on, without_cancellation_exceptions(std::move(gate), std::move(op)),
+                   asio::bind_cancellation_slot(gate_slot, std::move(done)));
+}
+
+// Completes `handler` with `result`, known at initiation: posted to the handler's associated
+// executor (or `ex`), never inside the initiating call. A cancellation slot is not connected:
+// nothing is pending that a signal could end.
+template <class Handler, class T>
+void post_result(Handler&& handler, const asio::any_io_executor& ex, op_result<T> result)
+{
+    auto handler_ex = asio::get_associated_executor(handler, ex);
+    asio::post(handler_ex, [handler = std::forward<Handler>(handler), result = std::move(result)]() mutable {
+        std::move(handler)(std::get<0>(result), std::move(std::get<1>(result)));
+    });
+}
+
+// The initiation of a single-path operation: runs the coroutine it is given.
+struct initiate_operation {
+    template <class Handler, class R>
+    void operator()(Handler&& handler, bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op) const
+    {
+        start_operation(std::forward<Handler>(handler), own_strand, std::move(ex), std::move(op));
+    }
+};
+
+// Runs `op` on a strand of the handler's executor (or of `ex` when the handler has none): on
+// that executor itself when it already is a strand, so the operation is serialised with the
+// caller and a cancellation emitted there cannot race it; otherwise on a new strand of it.
 template <class R, class Token>
 auto spawn_operation(asio::any_io_executor ex, asio::awaitable<R> op, Token&& token)
 {
-    return launch<R>(true, std::move(ex), std::move(op), std::forward<Token>(token));
+    return asio::async_initiate<Token, typename signature_of<R>::type>(initiate_operation{}, token, true,
+                                                                      std::move(ex), std::move(op));
 }
 
+// Runs `op` on exactly `strand` (for objects bound to one, like a body).
 template <class R, class Token>
 auto spawn_operation_on(asio::any_io_executor strand, asio::awaitable<R> op, Token&& token)
 {
-    return launch<R>(false, std::move(strand), std::move(op), std::forward<Token>(token));
+    return asio::async_initiate<Token, typename signature_of<R>::type>(initiate_operation{}, token, false,
+                                                                      std::move(strand), std::move(op));
 }
 
 } // namespace leash::detail
