@@ -71,10 +71,6 @@ inline char ascii_lower(char c) noexcept
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-} // namespace detail
-
-namespace detail {
-
 // The port: 1 to 5 decimal digits, 1-65535.
 inline std::optional<std::uint16_t> parse_port(std::string_view text) noexcept
 {
