@@ -17,7 +17,7 @@
 // Exit status: 0 when the run completed (also if requests failed), 1 when it cannot run
 // (for example an unreadable --cacert file), 2 for usage errors.
 
-#include "json_writer.hpp"
+#include "json_output.hpp"
 #include "load_options.hpp"
 #include "programs/bench_common.hpp"
 
@@ -462,25 +462,25 @@ load_report run_load(const options& opts)
 void print_json(const load_report& r, std::ostream& out)
 {
     const auto& s = r.final_stats;
-    json_object_writer json(out);
-    json.field("requests", r.requests);
-    json.field("ok", r.outcomes.ok);
-    json.field("failed", r.outcomes.failed);
-    json.field("errors", r.outcomes.errors);
-    json.field("status", r.outcomes.statuses);
-    json.field("conns_opened", s.connections_opened);
-    json.field("conns_reused", s.reused);
-    json.field("max_open_conns", r.max_open_conns);
-    json.field("retries", s.retries);
-    json.field("elapsed_s", r.elapsed_s);
-    json.field("rps", r.rps());
-    json.field("cpu_user_s", r.usage.user_s);
-    json.field("cpu_sys_s", r.usage.sys_s);
-    json.field("peak_rss_kb", r.usage.peak_rss_kb);
-    json.field("live_bodies", static_cast<counter>(s.total.live_bodies));
-    json.field("open_conns", static_cast<counter>(s.total.open));
-    json.field("open_fds_delta", r.open_fds_delta);
-    json.finish();
+    leash_bench::json report;
+    report["requests"] = r.requests;
+    report["ok"] = r.outcomes.ok;
+    report["failed"] = r.outcomes.failed;
+    report["errors"] = leash_bench::json_counts(r.outcomes.errors);
+    report["status"] = leash_bench::json_counts(r.outcomes.statuses);
+    report["conns_opened"] = s.connections_opened;
+    report["conns_reused"] = s.reused;
+    report["max_open_conns"] = r.max_open_conns;
+    report["retries"] = s.retries;
+    report["elapsed_s"] = r.elapsed_s;
+    report["rps"] = r.rps();
+    report["cpu_user_s"] = r.usage.user_s;
+    report["cpu_sys_s"] = r.usage.sys_s;
+    report["peak_rss_kb"] = r.usage.peak_rss_kb;
+    report["live_bodies"] = static_cast<counter>(s.total.live_bodies);
+    report["open_conns"] = static_cast<counter>(s.total.open);
+    report["open_fds_delta"] = r.open_fds_delta;
+    leash_bench::print_json_line(out, std::move(report));
 }
 
 template <class Key>

@@ -83,6 +83,21 @@ TEST_CASE("retry rules: an RFC 850 two-digit year is at most 50 years in the fut
     CHECK(retry_after("Sunday, 06-Nov-94 08:49:37 GMT", june_2025) == 0ms);
 }
 
+TEST_CASE("retry rules: calendar dates convert beyond the years std::chrono::year holds")
+{
+    // A clock whose representation reaches further than system_clock's nanoseconds here can
+    // put now, and so an RFC 850 date, in such a year.
+    using leash::detail::retry_after::days_from_civil;
+    using leash::detail::retry_after::year_of_day;
+    CHECK(days_from_civil(40030, 1, 1) == 13901130);
+    CHECK(days_from_civil(40000, 2, 29) == 13890231);  // a leap year (divisible by 400)
+    CHECK_FALSE(days_from_civil(40100, 2, 29));         // not one (divisible by 100)
+    CHECK(days_from_civil(-40000, 3, 1) == -15329168);
+    CHECK(year_of_day(13901130) == 40030);
+    CHECK(year_of_day(13901129) == 40029);
+    CHECK(year_of_day(-15329168) == -40000);
+}
+
 TEST_CASE("retry rules: Retry-After asctime date is relative to now")
 {
     CHECK(retry_after("Sun Nov  6 08:49:37 1994", at(rfc_example - 30)) == 30000ms);

@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <utility>
 
+using leash::detail::ssl_session_ptr;
 using leash::detail::tls_client;
 
 namespace {
@@ -14,27 +16,26 @@ const std::string A = "https://a:443";
 const std::string B = "https://b:443";
 
 // A resumable session of `version` whose id is `name`.
-SSL_SESSION* make_session(const std::string& name, int version = TLS1_3_VERSION)
+ssl_session_ptr make_session(const std::string& name, int version = TLS1_3_VERSION)
 {
-    SSL_SESSION* s = SSL_SESSION_new();
+    ssl_session_ptr s(SSL_SESSION_new());
     REQUIRE(s);
-    SSL_SESSION_set_protocol_version(s, version);
-    SSL_SESSION_set1_id(s, reinterpret_cast<const unsigned char*>(name.data()), static_cast<unsigned>(name.size()));
-    REQUIRE(SSL_SESSION_is_resumable(s));
+    SSL_SESSION_set_protocol_version(s.get(), version);
+    SSL_SESSION_set1_id(s.get(), reinterpret_cast<const unsigned char*>(name.data()),
+                        static_cast<unsigned>(name.size()));
+    REQUIRE(SSL_SESSION_is_resumable(s.get()));
     return s;
 }
 
 // The id of a session taken from the cache (freeing the reference), or "" for none.
 std::string take(tls_client& cache, const std::string& key)
 {
-    SSL_SESSION* s = cache.take_session(key);
+    const auto s = cache.take_session(key);
     if (!s)
         return "";
     unsigned len = 0;
-    const unsigned char* id = SSL_SESSION_get_id(s, &len);
-    std::string name(reinterpret_cast<const char*>(id), len);
-    SSL_SESSION_free(s);
-    return name;
+    const unsigned char* id = SSL_SESSION_get_id(s.get(), &len);
+    return std::string(reinterpret_cast<const char*>(id), len);
 }
 
 } // namespace
@@ -80,14 +81,13 @@ TEST_CASE("tls session cache: a session that can no longer be resumed is skipped
 {
     tls_client cache({});
     cache.store(A, make_session("good"));
-    SSL_SESSION* stale = make_session("stale");
-    SSL_SESSION_set1_id(stale, nullptr, 0);  // no id and no ticket: not resumable
-    cache.store(A, stale);
+    auto stale = make_session("stale");
+    SSL_SESSION_set1_id(stale.get(), nullptr, 0);  // no id and no ticket: not resumable
+    cache.store(A, std::move(stale));
     CHECK(take(cache, A) == "good");
     CHECK(take(cache, A) == "good");
-    SSL_SESSION* last = cache.take_session(A);
-    SSL_SESSION_set1_id(last, nullptr, 0);  // it stops being resumable (as a spent one does)
-    SSL_SESSION_free(last);
+    const auto last = cache.take_session(A);
+    SSL_SESSION_set1_id(last.get(), nullptr, 0);  // it stops being resumable (as a spent one does)
     CHECK(take(cache, A).empty());
 }
 

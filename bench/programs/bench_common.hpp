@@ -1,10 +1,10 @@
 // What the benchmark programs (leash-soak, leash-idle-conns, leash-tls-setup) share: error
 // names, readings of the process's own resources (/proc/self/status, /proc/self/fd,
-// getrusage, RLIMIT_NOFILE), a writer for one JSON object with nested objects, and the small
-// pieces of command-line parsing they have in common.
+// getrusage, RLIMIT_NOFILE) and the small pieces of command-line parsing they have in
+// common. Their JSON reports are built with json_output.hpp.
 #pragma once
 
-#include "../json_writer.hpp"
+#include "../json_output.hpp"
 
 #include <leash/leash.hpp>
 
@@ -248,68 +248,6 @@ inline counter raise_open_files_limit()
     }
     return static_cast<counter>(lim.rlim_cur);
 }
-
-// --- JSON ------------------------------------------------------------------------------
-
-// Writes one JSON object, with nested objects, field by field.
-class json_writer {
-public:
-    explicit json_writer(std::ostream& out) : out_(out)
-    {
-        out_ << '{';
-        first_.push_back(true);
-    }
-    json_writer(const json_writer&) = delete;
-    json_writer& operator=(const json_writer&) = delete;
-
-    void field(std::string_view key, counter value) { begin(key) << value; }
-    void field(std::string_view key, std::int64_t value) { begin(key) << value; }
-    void field(std::string_view key, int value) { begin(key) << value; }
-    void field(std::string_view key, double value) { begin(key) << leash_load::json_number(value); }
-    void field(std::string_view key, bool value) { begin(key) << (value ? "true" : "false"); }
-    void field(std::string_view key, std::string_view value) { begin(key) << leash_load::json_quote(value); }
-    void field(std::string_view key, const char* value) { field(key, std::string_view(value)); }
-    void field(std::string_view key, const std::map<std::string, counter>& counts)
-    {
-        open(key);
-        for (const auto& [name, n] : counts)
-            field(name, n);
-        close();
-    }
-
-    // A nested object under `key`, ended by close().
-    void open(std::string_view key)
-    {
-        begin(key) << '{';
-        first_.push_back(true);
-    }
-    void close()
-    {
-        out_ << '}';
-        first_.pop_back();
-    }
-
-    // Ends the outer object and the line.
-    void finish()
-    {
-        while (first_.size() > 1)
-            close();
-        out_ << "}\n";
-        first_.clear();
-    }
-
-private:
-    std::ostream& begin(std::string_view key)
-    {
-        if (!first_.back())
-            out_ << ',';
-        first_.back() = false;
-        return out_ << leash_load::json_quote(key) << ':';
-    }
-
-    std::ostream& out_;
-    std::vector<bool> first_;
-};
 
 // --- Command lines -----------------------------------------------------------------------
 

@@ -277,31 +277,31 @@ void print_json(const options& opts, const report& r, std::ostream& out)
 {
     constexpr auto read_buffer = leash::detail::connection::read_buffer_size;
     const double per_conn = r.per_conn(r.before.rss_kb, r.after.rss_kb);
-    leash_bench::json_writer json(out);
-    json.field("conns", opts.conns);
-    json.field("rss_before_kb", r.before.rss_kb);
-    json.field("rss_after_kb", r.after.rss_kb);
-    json.field("rss_per_conn_bytes", per_conn);
-    json.field("open_conns", r.open_after);
-    json.field("idle_conns", r.idle_after);
-    json.field("conns_added", r.added());
-    json.field("rss_anon_before_kb", r.before.anon_kb);
-    json.field("rss_anon_after_kb", r.after.anon_kb);
-    json.field("rss_anon_per_conn_bytes", r.per_conn(r.before.anon_kb, r.after.anon_kb));
-    json.field("rss_after_trim_kb", r.after_trim.rss_kb);
-    json.field("rss_per_conn_bytes_after_trim", r.per_conn(r.before.rss_kb, r.after_trim.rss_kb));
-    json.field("read_buffer_bytes", static_cast<counter>(read_buffer));
-    json.field("tls", opts.url.starts_with("https:"));
-    json.field("complete", r.complete);
+    leash_bench::json report;
+    report["conns"] = opts.conns;
+    report["rss_before_kb"] = r.before.rss_kb;
+    report["rss_after_kb"] = r.after.rss_kb;
+    report["rss_per_conn_bytes"] = per_conn;
+    report["open_conns"] = r.open_after;
+    report["idle_conns"] = r.idle_after;
+    report["conns_added"] = r.added();
+    report["rss_anon_before_kb"] = r.before.anon_kb;
+    report["rss_anon_after_kb"] = r.after.anon_kb;
+    report["rss_anon_per_conn_bytes"] = r.per_conn(r.before.anon_kb, r.after.anon_kb);
+    report["rss_after_trim_kb"] = r.after_trim.rss_kb;
+    report["rss_per_conn_bytes_after_trim"] = r.per_conn(r.before.rss_kb, r.after_trim.rss_kb);
+    report["read_buffer_bytes"] = static_cast<counter>(read_buffer);
+    report["tls"] = opts.url.starts_with("https:");
+    report["complete"] = r.complete;
     if (!r.complete)
-        json.field("stopped_at", r.stopped_at);
-    json.field("responses", r.responses);
-    json.field("errors", r.errors);
-    json.field("conns_opened", r.final_stats.connections_opened);
-    json.field("tls_resumptions", r.final_stats.tls_resumptions);
-    json.field("open_conns_after_shutdown", static_cast<counter>(r.final_stats.total.open));
-    json.field("fds_delta_after_shutdown", r.fds_delta);
-    json.finish();
+        report["stopped_at"] = r.stopped_at;
+    report["responses"] = r.responses;
+    report["errors"] = leash_bench::json_counts(r.errors);
+    report["conns_opened"] = r.final_stats.connections_opened;
+    report["tls_resumptions"] = r.final_stats.tls_resumptions;
+    report["open_conns_after_shutdown"] = static_cast<counter>(r.final_stats.total.open);
+    report["fds_delta_after_shutdown"] = r.fds_delta;
+    leash_bench::print_json_line(out, std::move(report));
 }
 
 } // namespace

@@ -176,25 +176,24 @@ phase_figures figures(phase_result& r, counter n)
     return f;
 }
 
-void print_phase(leash_bench::json_writer& json, std::string_view name, const phase_result& r,
-                 const phase_figures& f, counter n)
+leash_bench::json phase_json(const phase_result& r, const phase_figures& f, counter n)
 {
-    json.open(name);
-    json.field("median_us", f.median_us);
-    json.field("p90_us", f.p90_us);
-    json.field("cpu_us_per_conn", f.cpu_us_per_conn);
-    json.field("handshakes", r.stats.tls_handshakes);
-    json.field("resumptions", r.stats.tls_resumptions);
-    json.field("conns_opened", r.stats.connections_opened);
-    json.field("new_conn_per_request", r.stats.connections_opened == n);
-    json.field("min_us", f.min_us);
-    json.field("max_us", f.max_us);
-    json.field("cpu_user_us_per_conn", r.cpu.user_s * 1e6 / static_cast<double>(n));
-    json.field("cpu_sys_us_per_conn", r.cpu.sys_s * 1e6 / static_cast<double>(n));
-    json.field("wall_s", r.wall_s);
-    json.field("ok", r.ok);
-    json.field("errors", r.errors);
-    json.close();
+    leash_bench::json phase;
+    phase["median_us"] = f.median_us;
+    phase["p90_us"] = f.p90_us;
+    phase["cpu_us_per_conn"] = f.cpu_us_per_conn;
+    phase["handshakes"] = r.stats.tls_handshakes;
+    phase["resumptions"] = r.stats.tls_resumptions;
+    phase["conns_opened"] = r.stats.connections_opened;
+    phase["new_conn_per_request"] = r.stats.connections_opened == n;
+    phase["min_us"] = f.min_us;
+    phase["max_us"] = f.max_us;
+    phase["cpu_user_us_per_conn"] = r.cpu.user_s * 1e6 / static_cast<double>(n);
+    phase["cpu_sys_us_per_conn"] = r.cpu.sys_s * 1e6 / static_cast<double>(n);
+    phase["wall_s"] = r.wall_s;
+    phase["ok"] = r.ok;
+    phase["errors"] = leash_bench::json_counts(r.errors);
+    return phase;
 }
 
 int run_and_report(const options& opts)
@@ -205,13 +204,13 @@ int run_and_report(const options& opts)
     const auto f = figures(full, opts.requests);
     const auto r = figures(resumed, opts.requests);
 
-    leash_bench::json_writer json(std::cout);
-    print_phase(json, "full", full, f, opts.requests);
-    print_phase(json, "resumed", resumed, r, opts.requests);
-    json.field("speedup_median", r.median_us > 0 ? f.median_us / r.median_us : 0.0);
-    json.field("speedup_cpu", r.cpu_us_per_conn > 0 ? f.cpu_us_per_conn / r.cpu_us_per_conn : 0.0);
-    json.field("requests", opts.requests);
-    json.finish();
+    leash_bench::json report;
+    report["full"] = phase_json(full, f, opts.requests);
+    report["resumed"] = phase_json(resumed, r, opts.requests);
+    report["speedup_median"] = r.median_us > 0 ? f.median_us / r.median_us : 0.0;
+    report["speedup_cpu"] = r.cpu_us_per_conn > 0 ? f.cpu_us_per_conn / r.cpu_us_per_conn : 0.0;
+    report["requests"] = opts.requests;
+    leash_bench::print_json_line(std::cout, std::move(report));
     std::cout.flush();
     return 0;
 }

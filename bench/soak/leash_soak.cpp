@@ -726,74 +726,74 @@ soak_report run_soak(const options& opts)
 void print_json(const options& opts, const soak_report& r, std::ostream& out)
 {
     const auto& s = r.final_stats;
-    leash_bench::json_writer json(out);
-    json.field("requests", r.requests);
-    json.field("ok", r.outcomes.ok);
-    json.field("failed", r.outcomes.failed);
-    json.field("canceled", r.outcomes.canceled);
-    json.field("abandoned", r.outcomes.abandoned);
-    json.field("errors", r.outcomes.errors);
-    json.field("conns_opened", s.connections_opened);
-    json.field("elapsed_s", r.elapsed_s);
-    json.field("rps", r.rps());
-    json.field("samples", static_cast<counter>(r.samples.size()));
-    json.open("rss_kb");
-    json.field("start", r.rss.start);
-    json.field("end", r.rss.end);
-    json.field("max", r.rss.max);
-    json.field("slope_kb_per_min", r.rss.slope_kb_per_min);
-    json.field("after_shutdown", r.rss.after_shutdown);
-    json.close();
-    json.open("rss_anon_kb");
-    json.field("start", r.rss.first.anon_kb);
-    json.field("end", r.rss.last.anon_kb);
-    json.close();
-    json.open("rss_file_kb");
-    json.field("start", r.rss.first.file_kb);
-    json.field("end", r.rss.last.file_kb);
-    json.close();
-    json.open("fds");
-    json.field("start", r.fds_start);
-    json.field("end", r.fds_end);
-    json.field("max", r.fds_max);
-    json.close();
-    json.field("rss_growth_kb", r.rss_growth_kb());
-    json.field("fd_delta", r.fd_delta());
-    json.field("flat", r.flat());
-    json.field("live_bodies", static_cast<counter>(s.total.live_bodies));
-    json.field("open_conns", static_cast<counter>(s.total.open));
-    json.field("drained", r.drained);
-    json.field("malloc_trim", false);
-    json.field("post_warmup_samples", r.rss.post_warmup_samples);
-    json.field("cancel_signals", r.outcomes.cancel_signals);
-    json.field("canceled_between_operations", r.outcomes.canceled_between_operations);
-    json.field("cancel_late", r.outcomes.cancel_late);
-    json.field("cancel_late_max_us", r.outcomes.cancel_late_max_us);
-    json.field("conns_reused", s.reused);
-    json.field("retries", s.retries);
-    json.field("tls_handshakes", s.tls_handshakes);
-    json.field("tls_resumptions", s.tls_resumptions);
-    json.field("closed", std::map<std::string, counter>{
-                             {"idle_timeout", s.closed.idle_timeout},
-                             {"idle_limit", s.closed.idle_limit},
-                             {"dead_at_checkout", s.closed.dead_at_checkout},
-                             {"not_reusable", s.closed.not_reusable},
-                             {"body_abandoned", s.closed.body_abandoned},
-                             {"error", s.closed.error},
-                             {"shutdown", s.closed.shutdown},
-                         });
-    json.field("cpu_user_s", r.cpu.user_s);
-    json.field("cpu_sys_s", r.cpu.sys_s);
-    json.open("config");
-    json.field("concurrency", opts.concurrency);
-    json.field("max_requests", opts.requests);
-    json.field("duration_s", opts.duration_s);
-    json.field("warmup_s", opts.warmup_s);
-    json.field("abandon_percent", opts.abandon_percent);
-    json.field("cancel_percent", opts.cancel_percent);
-    json.field("urls", static_cast<counter>(opts.urls.size()));
-    json.close();
-    json.finish();
+    leash_bench::json report;
+    report["requests"] = r.requests;
+    report["ok"] = r.outcomes.ok;
+    report["failed"] = r.outcomes.failed;
+    report["canceled"] = r.outcomes.canceled;
+    report["abandoned"] = r.outcomes.abandoned;
+    report["errors"] = leash_bench::json_counts(r.outcomes.errors);
+    report["conns_opened"] = s.connections_opened;
+    report["elapsed_s"] = r.elapsed_s;
+    report["rps"] = r.rps();
+    report["samples"] = static_cast<counter>(r.samples.size());
+    report["rss_kb"] = {
+        {"start", r.rss.start},
+        {"end", r.rss.end},
+        {"max", r.rss.max},
+        {"slope_kb_per_min", r.rss.slope_kb_per_min},
+        {"after_shutdown", r.rss.after_shutdown},
+    };
+    report["rss_anon_kb"] = {
+        {"start", r.rss.first.anon_kb},
+        {"end", r.rss.last.anon_kb},
+    };
+    report["rss_file_kb"] = {
+        {"start", r.rss.first.file_kb},
+        {"end", r.rss.last.file_kb},
+    };
+    report["fds"] = {
+        {"start", r.fds_start},
+        {"end", r.fds_end},
+        {"max", r.fds_max},
+    };
+    report["rss_growth_kb"] = r.rss_growth_kb();
+    report["fd_delta"] = r.fd_delta();
+    report["flat"] = r.flat();
+    report["live_bodies"] = static_cast<counter>(s.total.live_bodies);
+    report["open_conns"] = static_cast<counter>(s.total.open);
+    report["drained"] = r.drained;
+    report["malloc_trim"] = false;
+    report["post_warmup_samples"] = r.rss.post_warmup_samples;
+    report["cancel_signals"] = r.outcomes.cancel_signals;
+    report["canceled_between_operations"] = r.outcomes.canceled_between_operations;
+    report["cancel_late"] = r.outcomes.cancel_late;
+    report["cancel_late_max_us"] = r.outcomes.cancel_late_max_us;
+    report["conns_reused"] = s.reused;
+    report["retries"] = s.retries;
+    report["tls_handshakes"] = s.tls_handshakes;
+    report["tls_resumptions"] = s.tls_resumptions;
+    report["closed"] = leash_bench::json_counts(std::map<std::string, counter>{
+        {"idle_timeout", s.closed.idle_timeout},
+        {"idle_limit", s.closed.idle_limit},
+        {"dead_at_checkout", s.closed.dead_at_checkout},
+        {"not_reusable", s.closed.not_reusable},
+        {"body_abandoned", s.closed.body_abandoned},
+        {"error", s.closed.error},
+        {"shutdown", s.closed.shutdown},
+    });
+    report["cpu_user_s"] = r.cpu.user_s;
+    report["cpu_sys_s"] = r.cpu.sys_s;
+    report["config"] = {
+        {"concurrency", opts.concurrency},
+        {"max_requests", opts.requests},
+        {"duration_s", opts.duration_s},
+        {"warmup_s", opts.warmup_s},
+        {"abandon_percent", opts.abandon_percent},
+        {"cancel_percent", opts.cancel_percent},
+        {"urls", static_cast<counter>(opts.urls.size())},
+    };
+    leash_bench::print_json_line(out, std::move(report));
 }
 
 } // namespace

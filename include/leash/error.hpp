@@ -7,6 +7,10 @@
 // the caller is reported as asio::error::operation_aborted, as everywhere in Asio.
 //
 // leash::condition::timeout matches every timeout code:  if (ec == leash::condition::timeout)
+//
+// An invalid URL is reported with a code that says why (error::url_bad_port, ...; its message
+// says what to change); all of them compare equal to error::invalid_url:
+//     if (ec == leash::error::invalid_url)
 #pragma once
 
 #include <string>
@@ -16,7 +20,8 @@ namespace leash {
 
 enum class error {
     // Invalid input, detected before any I/O.
-    invalid_url = 1,          // the URL does not parse, or has no host
+    invalid_url = 1,          // the URL does not parse: reported as one of the url_* codes
+                              // below, which say why and compare equal to invalid_url
     unsupported_scheme,       // a scheme other than http (https once TLS is configured)
     invalid_method,           // empty, or not an RFC 9110 token
     invalid_header_name,      // empty, or not an RFC 9110 token
@@ -62,6 +67,15 @@ enum class error {
     // Leash itself.
     internal_error,           // an unexpected exception inside an operation ended it (a defect in
                               // leash); reported as this code, never thrown to the caller's run()
+    // Why a URL is invalid: each of these compares equal to invalid_url (see operator== below),
+    // and its message says what to change.
+    url_relative,             // no "scheme://": a relative URL, or no scheme
+    url_bad_character,        // a space, control character or byte >= 0x80
+    url_userinfo,             // user information ("user@") before the host
+    url_no_host,              // nothing between "://" and the port or path
+    url_bad_host,             // a character that a host name does not have
+    url_bad_port,             // a port that is not a decimal number from 1 to 65535
+    url_bad_ipv6,             // a bracketed host that is not an IPv6 address
 };
 
 // Groups of codes, for comparisons such as ec == leash::condition::timeout.
@@ -69,6 +83,15 @@ enum class condition {
     timeout = 1,      // any of the *_timeout codes
     invalid_request,  // any input error detected before I/O
 };
+
+} // namespace leash
+
+template <>
+struct std::is_error_code_enum<leash::error> : std::true_type {};
+template <>
+struct std::is_error_condition_enum<leash::condition> : std::true_type {};
+
+namespace leash {
 
 // The enumerator's name, e.g. "connect_timeout" (stable: tools print it).
 inline const char* error_name(error e) noexcept
@@ -105,6 +128,13 @@ inline const char* error_name(error e) noexcept
     case error::sse_event_too_large: return "sse_event_too_large";
     case error::body_length_mismatch: return "body_length_mismatch";
     case error::internal_error: return "internal_error";
+    case error::url_relative: return "url_relative";
+    case error::url_bad_character: return "url_bad_character";
+    case error::url_userinfo: return "url_userinfo";
+    case error::url_no_host: return "url_no_host";
+    case error::url_bad_host: return "url_bad_host";
+    case error::url_bad_port: return "url_bad_port";
+    case error::url_bad_ipv6: return "url_bad_ipv6";
     }
     return "unknown";
 }
@@ -145,6 +175,20 @@ inline const char* error_message(error e) noexcept
     case error::sse_event_too_large: return "server-sent event exceeds the size limit";
     case error::body_length_mismatch: return "the request body source did not produce its declared length";
     case error::internal_error: return "an unexpected exception inside leash ended the operation";
+    case error::url_relative:
+        return "invalid URL: not absolute (no \"http://\" or \"https://\"); for a path relative to a "
+               "server, use leash::client with a base URL";
+    case error::url_bad_character:
+        return "invalid URL: a space, control character or non-ASCII byte; percent-encode it (space: %20)";
+    case error::url_userinfo:
+        return "invalid URL: user information (user@host) is not accepted; send credentials in a header "
+               "such as Authorization";
+    case error::url_no_host: return "invalid URL: no host after \"://\"";
+    case error::url_bad_host:
+        return "invalid URL: the host has a character other than letters, digits, '-', '.', '_', '~' and '%'";
+    case error::url_bad_port: return "invalid URL: the port is not a decimal number from 1 to 65535";
+    case error::url_bad_ipv6:
+        return "invalid URL: the host in brackets is not an IPv6 address (IPv6 hosts are written [2001:db8::1])";
     }
     return "unknown leash error";
 }
@@ -189,6 +233,24 @@ inline std::error_condition make_error_condition(condition c) noexcept
     return {static_cast<int>(c), condition_category()};
 }
 
+// True for error::invalid_url and the url_* codes that say why a URL is invalid.
+inline bool is_url_error(error e) noexcept
+{
+    return e == error::invalid_url || (e >= error::url_relative && e <= error::url_bad_ipv6);
+}
+
+// ec is leash's code e; when e is error::invalid_url, also any url_* code, so that
+// `ec == leash::error::invalid_url` holds for every invalid URL whatever the reason. (An
+// error_condition cannot do this: comparing an error_code with an error code enum compares
+// category and value exactly.)
+inline bool operator==(const std::error_code& ec, error e) noexcept
+{
+    if (ec.category() != error_category())
+        return false;
+    const auto mine = static_cast<error>(ec.value());
+    return mine == e || (e == error::invalid_url && is_url_error(mine));
+}
+
 inline bool detail::condition_category_impl::equivalent(const std::error_code& code,
                                                         int cond) const noexcept
 {
@@ -200,14 +262,10 @@ inline bool detail::condition_category_impl::equivalent(const std::error_code& c
         return (e >= error::resolve_timeout && e <= error::request_timeout)
             || e == error::pool_wait_timeout;
     case condition::invalid_request:
-        return e >= error::invalid_url && e <= error::invalid_request_body;
+        return (e >= error::invalid_url && e <= error::invalid_request_body) || is_url_error(e);
     }
     return false;
 }
 
 } // namespace leash
 
-template <>
-struct std::is_error_code_enum<leash::error> : std::true_type {};
-template <>
-struct std::is_error_condition_enum<leash::condition> : std::true_type {};

@@ -9,7 +9,7 @@
 
 #include <leash/error.hpp>
 
-#include <arpa/inet.h>
+#include <asio/ip/address_v6.hpp>
 
 #include <cctype>
 #include <charconv>
@@ -23,9 +23,11 @@ namespace leash {
 
 class url {
 public:
-    // Parses text; on failure sets ec (error::invalid_url or error::unsupported_scheme).
+    // Parses text; on failure sets ec to error::unsupported_scheme or to a code that says why
+    // the URL is invalid (error::url_relative, url_bad_port, ...: see error.hpp), which
+    // compares equal to error::invalid_url and whose message() tells what to change.
     static std::optional<url> parse(std::string_view text, std::error_code& ec);
-    // Parses text; throws std::system_error on failure.
+    // Parses text; throws std::system_error (with the text and the reason) on failure.
     static url parse(std::string_view text);
 
     const std::string& scheme() const noexcept { return scheme_; }  // "http" or "https"
@@ -69,93 +71,109 @@ inline char ascii_lower(char c) noexcept
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+// The port: 1 to 5 decimal digits, 1-65535.
+inline std::optional<std::uint16_t> parse_port(std::string_view text) noexcept
+{
+    const char* end = text.data() + text.size();
+    std::uint16_t value = 0;
+    const auto [stop, ec] = std::from_chars(text.data(), end, value);
+    if (text.size() > 5 || ec != std::errc{} || stop != end || value == 0)
+        return std::nullopt;
+    return value;
+}
+
+// "[IPv6]" or "[IPv6]:port": the address (hex digits lower-cased) into host, the port text
+// into port_text.
+inline std::error_code parse_ipv6_authority(std::string_view authority, std::string& host, std::string_view& port_text)
+{
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos || close < 3)
+        return error::url_bad_ipv6;
+    const auto literal = authority.substr(1, close - 1);
+    host.resize(literal.size());
+    for (std::size_t i = 0; i < literal.size(); ++i) {
+        const auto c = static_cast<unsigned char>(literal[i]);
+        if (!(std::isxdigit(c) || c == ':' || c == '.'))  // (no zone identifier)
+            return error::url_bad_ipv6;
+        host[i] = ascii_lower(literal[i]);
+    }
+    std::error_code ec;
+    (void)asio::ip::make_address_v6(host, ec);
+    if (ec)
+        return error::url_bad_ipv6;
+    const auto after = authority.substr(close + 1);
+    if (after.empty())
+        return {};
+    if (after.front() != ':')
+        return error::url_bad_ipv6;
+    port_text = after.substr(1);
+    return port_text.empty() ? error::url_bad_port : std::error_code{};
+}
+
+// "host" or "host:port": the registered name or IPv4 address (lower-cased) into host, the
+// port text into port_text.
+inline std::error_code parse_name_authority(std::string_view authority, std::string& host, std::string_view& port_text)
+{
+    const auto colon = authority.find(':');
+    const auto name = authority.substr(0, colon);
+    if (name.empty())
+        return error::url_no_host;
+    host.resize(name.size());
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        if (!is_reg_name_char(static_cast<unsigned char>(name[i])))
+            return error::url_bad_host;
+        host[i] = ascii_lower(name[i]);
+    }
+    if (colon == std::string_view::npos)
+        return {};
+    port_text = authority.substr(colon + 1);
+    return port_text.empty() ? error::url_bad_port : std::error_code{};
+}
+
 } // namespace detail
 
 inline std::optional<url> url::parse(std::string_view text, std::error_code& ec)
 {
-    ec = error::invalid_url;
+    const auto fail = [&ec](std::error_code why) {
+        ec = why;
+        return std::nullopt;
+    };
     for (unsigned char c : text)
         if (!detail::is_url_char(c))
-            return std::nullopt;
+            return fail(error::url_bad_character);
 
     const auto scheme_end = text.find("://");
     if (scheme_end == std::string_view::npos || scheme_end == 0)
-        return std::nullopt;
+        return fail(error::url_relative);
     url u;
     for (char c : text.substr(0, scheme_end))
         u.scheme_ += detail::ascii_lower(c);
-    if (u.scheme_ != "http" && u.scheme_ != "https") {
-        ec = error::unsupported_scheme;
-        return std::nullopt;
-    }
+    if (u.scheme_ != "http" && u.scheme_ != "https")
+        return fail(error::unsupported_scheme);
 
     auto rest = text.substr(scheme_end + 3);
     const auto authority_end = rest.find_first_of("/?#");
-    auto authority = rest.substr(0, authority_end);
+    const auto authority = rest.substr(0, authority_end);
     rest = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
-    if (authority.empty() || authority.find('@') != std::string_view::npos)
-        return std::nullopt;
+    if (authority.empty())
+        return fail(error::url_no_host);
+    if (authority.find('@') != std::string_view::npos)
+        return fail(error::url_userinfo);
 
     std::string_view port_text;
-    if (authority.front() == '[') {
-        const auto close = authority.find(']');
-        if (close == std::string_view::npos || close < 3)
-            return std::nullopt;
-        const auto literal = authority.substr(1, close - 1);
-        for (unsigned char c : literal)
-            if (!(std::isxdigit(c) || c == ':' || c == '.'))
-                return std::nullopt;
-        u.host_.resize(literal.size());
-        for (std::size_t i = 0; i < literal.size(); ++i)
-            u.host_[i] = detail::ascii_lower(literal[i]);
-        in6_addr address;
-        if (inet_pton(AF_INET6, u.host_.c_str(), &address) != 1)
-            return std::nullopt;
-        u.ipv6_ = true;
-        const auto after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':')
-                return std::nullopt;
-            port_text = after.substr(1);
-            if (port_text.empty())
-                return std::nullopt;
-        }
-    } else {
-        const auto colon = authority.find(':');
-        const auto host = authority.substr(0, colon);
-        if (host.empty())
-            return std::nullopt;
-        u.host_.resize(host.size());
-        for (std::size_t i = 0; i < host.size(); ++i) {
-            if (!detail::is_reg_name_char(static_cast<unsigned char>(host[i])))
-                return std::nullopt;
-            u.host_[i] = detail::ascii_lower(host[i]);
-        }
-        if (colon != std::string_view::npos) {
-            port_text = authority.substr(colon + 1);
-            if (port_text.empty())
-                return std::nullopt;
-        }
-    }
-
+    u.ipv6_ = authority.front() == '[';
+    if (const auto bad = u.ipv6_ ? detail::parse_ipv6_authority(authority, u.host_, port_text)
+                                 : detail::parse_name_authority(authority, u.host_, port_text))
+        return fail(bad);
     if (port_text.empty()) {
         u.port_ = u.is_https() ? 443 : 80;
+    } else if (const auto port = detail::parse_port(port_text)) {
+        u.port_ = *port;
     } else {
-        if (port_text.size() > 5)
-            return std::nullopt;
-        unsigned value = 0;
-        for (char c : port_text) {
-            if (c < '0' || c > '9')
-                return std::nullopt;
-            value = value * 10 + static_cast<unsigned>(c - '0');
-        }
-        if (value == 0 || value > 65535)
-            return std::nullopt;
-        u.port_ = static_cast<std::uint16_t>(value);
+        return fail(error::url_bad_port);
     }
 
-    const auto fragment = rest.find('#');
-    rest = rest.substr(0, fragment);
+    rest = rest.substr(0, rest.find('#'));
     if (rest.empty())
         u.target_ = "/";
     else if (rest.front() == '?')

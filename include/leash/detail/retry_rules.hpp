@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -37,43 +38,29 @@ inline constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept
     return a / b - (a % b < 0 ? 1 : 0);
 }
 
-inline constexpr bool is_leap_year(std::int64_t y) noexcept
-{
-    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-}
+// The Gregorian calendar repeats every 400 years, which are 146097 days. Dates are moved by
+// whole eras into years that std::chrono::year holds before std::chrono converts them, so
+// that years outside its range (a clock reading far in the future) convert too.
+inline constexpr std::int64_t era_years = 400;
+inline constexpr std::int64_t era_days = 146097;
 
-// Leap years in the proleptic Gregorian calendar from year 1 through year y (negative for
-// y < 0, so that differences work across year 0).
-inline constexpr std::int64_t leap_years_through(std::int64_t y) noexcept
+// Days from 1970-01-01 to y-m-d, or nullopt if there is no such day (February 30).
+inline std::optional<std::int64_t> days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
 {
-    return floor_div(y, 4) - floor_div(y, 100) + floor_div(y, 400);
-}
-
-inline constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept
-{
-    constexpr unsigned lengths[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap_year(y) ? 29 : lengths[m - 1];
-}
-
-// Days from 1970-01-01 to y-m-d (proleptic Gregorian; m in 1..12, d in 1..31).
-inline constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
-{
-    // Days before the first of each month in a common year.
-    constexpr unsigned month_start[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-    return 365 * (y - 1970) + (leap_years_through(y - 1) - leap_years_through(1969))
-        + month_start[m - 1] + (m > 2 && is_leap_year(y) ? 1 : 0) + (d - 1);
+    const std::int64_t eras = floor_div(y, era_years);
+    const std::chrono::year_month_day date{std::chrono::year{static_cast<int>(y - eras * era_years)},
+                                           std::chrono::month{m}, std::chrono::day{d}};
+    if (!date.ok())
+        return std::nullopt;
+    return std::chrono::sys_days{date}.time_since_epoch().count() + eras * era_days;
 }
 
 // The calendar year that contains the given day (days from 1970-01-01).
-inline constexpr std::int64_t year_of_day(std::int64_t day) noexcept
+inline std::int64_t year_of_day(std::int64_t day) noexcept
 {
-    // 146097 days per 400 years; the estimate is off by at most one either way.
-    std::int64_t y = 1970 + floor_div(day * 400, 146097);
-    while (days_from_civil(y, 1, 1) > day)
-        --y;
-    while (days_from_civil(y + 1, 1, 1) <= day)
-        ++y;
-    return y;
+    const std::int64_t eras = floor_div(day, era_days);
+    const std::chrono::year_month_day date{std::chrono::sys_days{std::chrono::days{day - eras * era_days}}};
+    return static_cast<int>(date.year()) + eras * era_years;
 }
 
 // A cursor over a header value that consumes exact pieces of the date grammar. Every
@@ -97,12 +84,10 @@ public:
     {
         if (s_.size() < n)
             return false;
+        const char* end = s_.data() + n;
         unsigned v = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (!is_digit(s_[i]))
-                return false;
-            v = v * 10 + static_cast<unsigned>(s_[i] - '0');
-        }
+        if (std::from_chars(s_.data(), end, v).ptr != end)
+            return false;
         s_.remove_prefix(n);
         out = v;
         return true;
@@ -166,9 +151,12 @@ struct civil_time {
 // Seconds since the epoch, or nullopt if the day does not exist in that month.
 inline std::optional<std::int64_t> to_epoch_seconds(const civil_time& t) noexcept
 {
-    if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > days_in_month(t.year, t.month))
+    const auto day = days_from_civil(t.year, t.month, t.day);
+    if (!day)
         return std::nullopt;
-    return days_from_civil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
+    const auto since_epoch = std::chrono::days{*day} + std::chrono::hours{t.hour} + std::chrono::minutes{t.minute}
+        + std::chrono::seconds{t.second};
+    return std::chrono::seconds{since_epoch}.count();
 }
 
 // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
@@ -237,17 +225,13 @@ inline std::optional<std::int64_t> parse_http_date(std::string_view v, std::int6
 // 1*DIGIT, as long as value * scale fits in milliseconds.
 inline std::optional<ms_rep> parse_decimal(std::string_view& v, ms_rep scale) noexcept
 {
-    if (v.empty() || !is_digit(v.front()))
+    if (v.empty() || !is_digit(v.front()))  // (from_chars would take a minus sign)
         return std::nullopt;
-    const ms_rep limit = max_ms / scale;
     ms_rep value = 0;
-    while (!v.empty() && is_digit(v.front())) {
-        const ms_rep d = v.front() - '0';
-        if (value > (limit - d) / 10)
-            return std::nullopt;
-        value = value * 10 + d;
-        v.remove_prefix(1);
-    }
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+    if (ec != std::errc{} || value > max_ms / scale)
+        return std::nullopt;
+    v.remove_prefix(static_cast<std::size_t>(end - v.data()));
     return value * scale;
 }
 
@@ -262,10 +246,11 @@ inline std::optional<std::chrono::milliseconds> parse_retry_after_ms(std::string
     bool fraction = false;
     if (!v.empty() && v.front() == '.') {
         v.remove_prefix(1);
-        if (v.empty() || !is_digit(v.front()))
+        const auto digits = v.substr(0, v.find_first_not_of("0123456789"));
+        if (digits.empty())
             return std::nullopt;
-        for (; !v.empty() && is_digit(v.front()); v.remove_prefix(1))
-            fraction = fraction || v.front() != '0';
+        fraction = digits.find_first_not_of('0') != std::string_view::npos;
+        v.remove_prefix(digits.size());
     }
     if (!v.empty())
         return std::nullopt;
@@ -295,7 +280,8 @@ inline std::optional<std::chrono::milliseconds> parse_retry_after(std::string_vi
     constexpr std::int64_t now_limit = std::int64_t{1} << 60;
     const std::int64_t now_ms = std::clamp<std::int64_t>(
         std::chrono::floor<std::chrono::milliseconds>(now.time_since_epoch()).count(), -now_limit, now_limit);
-    const auto date = parse_http_date(v, year_of_day(floor_div(now_ms, 86400000)));
+    const auto today = std::chrono::floor<std::chrono::days>(std::chrono::milliseconds{now_ms});
+    const auto date = parse_http_date(v, year_of_day(today.count()));
     if (!date)
         return std::nullopt;
     // The year has four digits or lies within a century of now's, so |date * 1000| stays

@@ -20,10 +20,17 @@
 #include <mutex>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace leash::detail {
 
 class tls_client;
+
+// An owned reference to an SSL_SESSION.
+struct ssl_session_free {
+    void operator()(SSL_SESSION* session) const noexcept { SSL_SESSION_free(session); }
+};
+using ssl_session_ptr = std::unique_ptr<SSL_SESSION, ssl_session_free>;
 
 // Per connection: where a session received on it is stored. Lives in the connection, which
 // outlives its SSL object.
@@ -58,13 +65,6 @@ public:
 
     tls_client(const tls_client&) = delete;
     tls_client& operator=(const tls_client&) = delete;
-
-    ~tls_client()
-    {
-        for (auto& [key, stored] : sessions_)
-            for (auto* session : stored)
-                SSL_SESSION_free(session);
-    }
 
     // The context, with its trust store loaded. Thread-safe.
     asio::ssl::context& context()
@@ -107,10 +107,8 @@ public:
 
         if (options_.session_resumption) {
             SSL_set_ex_data(ssl, slot_index(), &slot);
-            if (SSL_SESSION* session = take_session(slot.key)) {
-                SSL_set_session(ssl, session);  // (takes its own reference)
-                SSL_SESSION_free(session);
-            }
+            if (const auto session = take_session(slot.key))
+                SSL_set_session(ssl, session.get());  // (takes its own reference)
         }
         return {};
     }
@@ -122,25 +120,20 @@ public:
     void forget(const std::string& key)
     {
         std::lock_guard lock(mutex_);
-        auto it = sessions_.find(key);
-        if (it != sessions_.end()) {
-            for (auto* session : it->second)
-                SSL_SESSION_free(session);
-            sessions_.erase(it);
-        }
+        sessions_.erase(key);
     }
 
     // Sessions kept per host. A TLS 1.3 server sends a ticket or two per connection, and a
     // ticket serves one resumption, so a burst of new connections needs several.
     static constexpr std::size_t max_sessions_per_host = 8;
 
-    // A session to resume for `key` (a reference the caller frees), or null. The newest
+    // A session to resume for `key` (a reference of the caller's own), or null. The newest
     // first. A TLS 1.3 ticket is handed out once and leaves the cache while others remain
     // (RFC 8446 C.4 asks clients not to reuse tickets); the last one is shared by the
     // connections that start before a fresh ticket arrives, so that a burst of new
     // connections still resumes (OpenSSL stops offering it once one resumption with it has
     // completed, and it is dropped then). A TLS 1.2 session stays for the next connection.
-    SSL_SESSION* take_session(const std::string& key)
+    ssl_session_ptr take_session(const std::string& key)
     {
         std::lock_guard lock(mutex_);
         auto it = sessions_.find(key);
@@ -148,35 +141,32 @@ public:
             return nullptr;
         auto& stored = it->second;
         while (!stored.empty()) {
-            SSL_SESSION* session = stored.back();
+            SSL_SESSION* session = stored.back().get();
             if (!SSL_SESSION_is_resumable(session)) {
                 stored.pop_back();
-                SSL_SESSION_free(session);
                 continue;
             }
-            if (SSL_SESSION_get_protocol_version(session) >= TLS1_3_VERSION && stored.size() > 1)
-                stored.pop_back();  // the caller's reference is the cache's
-            else
-                SSL_SESSION_up_ref(session);
-            return session;
+            if (SSL_SESSION_get_protocol_version(session) >= TLS1_3_VERSION && stored.size() > 1) {
+                auto taken = std::move(stored.back());  // the cache's reference becomes the caller's
+                stored.pop_back();
+                return taken;
+            }
+            SSL_SESSION_up_ref(session);
+            return ssl_session_ptr(session);
         }
         return nullptr;
     }
 
-    // Keeps `session` (taking over the caller's reference) for later connections to `key`.
-    void store(const std::string& key, SSL_SESSION* session)
+    // Keeps `session` for later connections to `key`.
+    void store(const std::string& key, ssl_session_ptr session)
     {
         std::lock_guard lock(mutex_);
         auto& stored = sessions_[key];
-        if (SSL_SESSION_get_protocol_version(session) < TLS1_3_VERSION) {
-            for (auto* old : stored)  // a TLS 1.2 session replaces what was there
-                SSL_SESSION_free(old);
-            stored.clear();
-        } else if (stored.size() == max_sessions_per_host) {
-            SSL_SESSION_free(stored.front());
+        if (SSL_SESSION_get_protocol_version(session.get()) < TLS1_3_VERSION)
+            stored.clear();  // a TLS 1.2 session replaces what was there
+        else if (stored.size() == max_sessions_per_host)
             stored.pop_front();
-        }
-        stored.push_back(session);
+        stored.push_back(std::move(session));
     }
 
 private:
@@ -200,7 +190,7 @@ private:
         auto* slot = static_cast<tls_session_slot*>(SSL_get_ex_data(ssl, slot_index()));
         if (!slot || !slot->cache || !SSL_SESSION_is_resumable(session))
             return 0;
-        slot->cache->store(slot->key, session);
+        slot->cache->store(slot->key, ssl_session_ptr(session));
         return 1;
     }
 
@@ -209,7 +199,7 @@ private:
     bool system_store_pending_ = false;
     std::once_flag system_store_loaded_;
     std::mutex mutex_;
-    std::map<std::string, std::deque<SSL_SESSION*>> sessions_;  // oldest first
+    std::map<std::string, std::deque<ssl_session_ptr>> sessions_;  // oldest first
 };
 
 } // namespace leash::detail
