@@ -471,3 +471,52 @@ TEST_CASE("parser: Content-Length or Transfer-Encoding in the trailer section is
     check_refused_in_any_pieces(chunked_head + "2\r\nok\r\n0\r\nContent-Length: 2\r\n\r\n", error::error::malformed_response);
     check_refused_in_any_pieces(chunked_head + "2\r\nok\r\n0\r\nTransfer-Encoding: gzip\r\n\r\n", error::error::malformed_response);
 }
+
+TEST_CASE("parser: Connection: close with HTAB around it makes the connection not reusable")
+{
+    // llhttp 8.1 misses it (found by probing against the reference decoder).
+    response_parser p;
+    p.reset(false, {});
+    const auto r = parse(p, "HTTP/1.1 200 OK\r\nConnection:\tclose\t\r\nContent-Length: 2\r\n\r\nok");
+    CHECK_FALSE(r.ec);
+    CHECK(p.message_done());
+    CHECK_FALSE(p.keep_alive());
+}
+
+TEST_CASE("parser: HTTP/1.0 listing both keep-alive and close is not kept alive")
+{
+    for (const char* fields : {"Connection: keep-alive, close\r\n", "Connection: keep-alive\r\nConnection: close\r\n"}) {
+        INFO(fields);
+        response_parser p;
+        p.reset(false, {});
+        const auto r = parse(p, "HTTP/1.0 200 OK\r\n" + std::string(fields) + "Content-Length: 2\r\n\r\nok");
+        CHECK_FALSE(r.ec);
+        CHECK(p.message_done());
+        CHECK_FALSE(p.keep_alive());
+    }
+}
+
+TEST_CASE("parser: Proxy-Connection does not decide whether the connection is reused")
+{
+    // (llhttp 8.1 takes it for Connection.)
+    response_parser p;
+    p.reset(false, {});
+    const auto r = parse(p, "HTTP/1.1 200 OK\r\nProxy-Connection: close\r\nContent-Length: 2\r\n\r\nok");
+    CHECK_FALSE(r.ec);
+    CHECK(p.keep_alive());
+}
+
+TEST_CASE("parser: a Transfer-Encoding field with Content-Length is refused even when empty")
+{
+    // llhttp 8.1 lets an empty Transfer-Encoding beside Content-Length through.
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\nContent-Length: 2\r\n\r\nok",
+                                error::error::invalid_content_length);
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding:  \r\n\r\nok",
+                                error::error::invalid_content_length);
+}
+
+TEST_CASE("parser: HTAB after a Content-Length value is refused")
+{
+    // RFC 9112 allows OWS there; llhttp 8.1 takes SP only, and the reference decoder follows.
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nContent-Length: 2\t\r\n\r\nok", error::error::invalid_content_length);
+}

@@ -15,9 +15,11 @@
 //                   obs-text; no whitespace before the colon; no obs-fold (RFC 9112 5.2 allows
 //                   refusing it); every line ends in CRLF (leash: a bare LF is refused).
 //   Content-Length = 1*DIGIT, at most 2^64 - 1 (leash: a second Content-Length field is refused
-//                   even when it repeats the first; RFC 9110 8.6 would allow it)
-//   Transfer-Encoding with Content-Length is refused, in any head (RFC 9112 6.3 allows a
-//                   recipient to treat it as an error; leash does, as a smuggling shape).
+//                   even when it repeats the first, RFC 9110 8.6 would allow it; and as in llhttp
+//                   8.1, the whitespace after the digits is SP only)
+//   Transfer-Encoding with Content-Length is refused, in any head, whatever its value (RFC
+//                   9112 6.3 allows a recipient to treat it as an error; leash does, as a
+//                   smuggling shape).
 //   body length   (RFC 9112 6.3): none for HEAD, 1xx, 204, 304; chunked when the last transfer
 //                   coding is chunked (the Transfer-Encoding fields read as one list, RFC 9110
 //                   5.6.1: empty elements ignored); Content-Length; otherwise until the
@@ -130,6 +132,7 @@ inline std::vector<std::string> list_elements(std::string_view value)
 struct field {
     std::string name;  // lowercased
     std::string value; // without surrounding whitespace
+    std::string rest;  // what follows the value (whitespace)
 };
 
 struct head {
@@ -268,7 +271,8 @@ private:
         count_bytes(name.size() + value.size());
         if (++field_count_ > limits_.max_headers)
             throw refused{};
-        return {lower(name), std::string(trim_ws(value))};
+        const auto trimmed = trim_ws(value);
+        return {lower(name), std::string(trimmed), std::string(value.substr(trimmed.size()))};
     }
 
     void count_bytes(std::size_t n)
@@ -287,6 +291,8 @@ private:
             if (f.name == "content-length") {
                 ++lengths;
                 parse_length(f.value);
+                if (f.rest.find('\t') != std::string::npos)
+                    throw refused{};  // leash (llhttp 8.1): only SP after the digits
             }
             transfer_encoding = transfer_encoding || f.name == "transfer-encoding";
         }

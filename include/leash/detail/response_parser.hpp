@@ -195,6 +195,17 @@ private:
         return iequals(trim_ows(last.substr(0, last.find(';'))), "chunked");
     }
 
+    // Whether the connection persists after the message (RFC 9112 9.3): for HTTP/1.1 unless a
+    // Connection field of the head or the trailers lists "close", for HTTP/1.0 only if one lists
+    // "keep-alive" and none "close". (llhttp 8.1 misses a "close" with HTAB around it, and for
+    // HTTP/1.0 one beside "keep-alive", and takes Proxy-Connection for Connection.)
+    bool connection_persists(int minor) const noexcept
+    {
+        if (headers_.has_token("Connection", "close") || trailers_.has_token("Connection", "close"))
+            return false;
+        return minor == 1 || headers_.has_token("Connection", "keep-alive") || trailers_.has_token("Connection", "keep-alive");
+    }
+
     // Checks the lines of a head given piece by piece, where llhttp 8.1 is lax: every line
     // must end in CRLF (llhttp takes any byte after the CR that ends the status line or the
     // head, and a bare LF as the empty line); no line may start with SP or HTAB (a folded
@@ -481,6 +492,10 @@ private:
             };
             st.on_headers_complete = [](llhttp_t* p) {
                 auto& me = self(p);
+                if ((p->flags & F_CONTENT_LENGTH) && me.headers_.contains("Transfer-Encoding")) {
+                    me.user_error_ = error::invalid_content_length;  // (llhttp misses an empty Transfer-Encoding)
+                    return -1;
+                }
                 me.status_ = p->status_code;
                 if (me.status_ < 100 || me.status_ > 999) {  // status-code = 3DIGIT (RFC 9112 4)
                     me.user_error_ = error::malformed_response;
@@ -525,7 +540,7 @@ private:
                     me.start_message();
                     return 0;
                 }
-                me.keep_alive_ = llhttp_should_keep_alive(p) != 0 && !me.close_delimited_;
+                me.keep_alive_ = !me.close_delimited_ && me.connection_persists(p->http_minor);
                 me.message_done_ = true;
                 return static_cast<int>(HPE_PAUSED);
             };
