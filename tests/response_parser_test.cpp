@@ -520,3 +520,20 @@ TEST_CASE("parser: HTAB after a Content-Length value is refused")
     // RFC 9112 allows OWS there; llhttp 8.1 takes SP only, and the reference decoder follows.
     check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nContent-Length: 2\t\r\n\r\nok", error::error::invalid_content_length);
 }
+
+TEST_CASE("parser: Connection: close counts after the caller took the head fields")
+{
+    // The transport moves the head fields into the response before the body ends.
+    response_parser p;
+    p.reset(false, {});
+    const std::string input = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+    std::error_code ec;
+    auto used = p.feed(input.data(), input.size(), ec);
+    REQUIRE(p.headers_done());
+    const auto fields = std::move(p.head_fields());
+    const auto r = parse(p, std::string_view(input).substr(used));
+    CHECK_FALSE(r.ec);
+    CHECK(r.body == "ok");
+    CHECK(p.message_done());
+    CHECK_FALSE(p.keep_alive());
+}

@@ -165,13 +165,13 @@ private:
         chunked_ = false;
         chunk_check_ = {};
         close_delimited_ = false;
+        option_close_ = false;
+        option_keep_alive_ = false;
         keep_alive_ = false;
     }
 
     // A head (or a trailer section) starts: its lines are checked, by a line_check made for it.
     void begin_head() noexcept { in_head_ = true; }
-
-    static bool is_tchar(unsigned char c) noexcept { return is_token_char(c); }
 
     // Whether the last transfer coding named by the Transfer-Encoding fields is chunked (RFC
     // 9112 6.3), the fields read as RFC 9110 5.6.1 lists: OWS around elements, empty elements
@@ -195,16 +195,19 @@ private:
         return iequals(trim_ows(last.substr(0, last.find(';'))), "chunked");
     }
 
-    // Whether the connection persists after the message (RFC 9112 9.3): for HTTP/1.1 unless a
-    // Connection field of the head or the trailers lists "close", for HTTP/1.0 only if one lists
-    // "keep-alive" and none "close". (llhttp 8.1 misses a "close" with HTAB around it, and for
-    // HTTP/1.0 one beside "keep-alive", and takes Proxy-Connection for Connection.)
-    bool connection_persists(int minor) const noexcept
+    // Notes the options of the Connection fields of the final head or the trailers while they
+    // are here (the caller may take the head's before the body ends).
+    void note_connection_options(const headers& fields) noexcept
     {
-        if (headers_.has_token("Connection", "close") || trailers_.has_token("Connection", "close"))
-            return false;
-        return minor == 1 || headers_.has_token("Connection", "keep-alive") || trailers_.has_token("Connection", "keep-alive");
+        option_close_ = option_close_ || fields.has_token("Connection", "close");
+        option_keep_alive_ = option_keep_alive_ || fields.has_token("Connection", "keep-alive");
     }
+
+    // Whether the connection persists after the message (RFC 9112 9.3): for HTTP/1.1 unless a
+    // Connection field lists "close", for HTTP/1.0 only if one lists "keep-alive" and none
+    // "close". (llhttp 8.1 misses a "close" with HTAB around it, and for HTTP/1.0 one beside
+    // "keep-alive", and takes Proxy-Connection for Connection.)
+    bool connection_persists(int minor) const noexcept { return !option_close_ && (minor == 1 || option_keep_alive_); }
 
     // Checks the lines of a head given piece by piece, where llhttp 8.1 is lax: every line
     // must end in CRLF (llhttp takes any byte after the CR that ends the status line or the
@@ -304,7 +307,7 @@ private:
                 column_ = name_done - 1;  // (the loop's ++column_ makes it name_done)
                 return true;
             }
-            return is_tchar(c);
+            return is_token_char(c);
         }
 
         static bool status_line_char(unsigned char c, std::size_t column) noexcept
@@ -312,10 +315,8 @@ private:
             static constexpr std::string_view version = "HTTP/1.";
             if (column < version.size())
                 return c == static_cast<unsigned char>(version[column]);
-            if (column == 7)
-                return c == '0' || c == '1';
-            if (column == 8 || column == 12)
-                return c == ' ';
+            if (column == 7 || column == 8 || column == 12)
+                return column == 7 ? c == '0' || c == '1' : c == ' ';
             if (column < reason_column)
                 return c >= '0' && c <= '9';
             return c == '\t' || (c >= 0x20 && c != 0x7f);  // reason-phrase: HTAB, SP, VCHAR, obs-text
@@ -350,10 +351,9 @@ private:
                     const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, n - i));
                     i += k;
                     remaining_ -= k;
-                    if (remaining_ > 0)
-                        return n;
-                    state_ = state::data_cr;
-                    return i;
+                    if (remaining_ == 0)
+                        state_ = state::data_cr;
+                    return i;  // (n, unless the data ends before)
                 }
                 const auto next = step(static_cast<unsigned char>(data[i]));
                 if (next == state::refused)
@@ -384,12 +384,12 @@ private:
         {
             switch (state_) {
             case state::size: return size_digit(c);
-            case state::ext_name_start: return is_tchar(c) ? state::ext_name : state::refused;
+            case state::ext_name_start: return is_token_char(c) ? state::ext_name : state::refused;
             case state::ext_name:
-                return c == '=' ? state::ext_value_start : is_tchar(c) ? state::ext_name : ext_end(c);
+                return c == '=' ? state::ext_value_start : is_token_char(c) ? state::ext_name : ext_end(c);
             case state::ext_value_start:
-                return c == '"' ? state::ext_quoted : is_tchar(c) ? state::ext_token : state::refused;
-            case state::ext_token: return is_tchar(c) ? state::ext_token : ext_end(c);
+                return c == '"' ? state::ext_quoted : is_token_char(c) ? state::ext_token : state::refused;
+            case state::ext_token: return is_token_char(c) ? state::ext_token : ext_end(c);
             case state::ext_quoted:
                 return c == '"' ? state::ext_quoted_done : is_qdtext(c) ? state::ext_quoted : state::refused;
             case state::ext_quoted_done: return ext_end(c);
@@ -509,6 +509,7 @@ private:
                     return 1;  // interim: no body; the final response follows
                 me.headers_done_ = true;
                 me.in_head_ = false;
+                me.note_connection_options(me.headers_);
                 if (me.status_ == 204 || me.status_ == 304)
                     return 1;  // never a body, whatever the head claims
                 if (p->flags & F_CONTENT_LENGTH)
@@ -540,6 +541,7 @@ private:
                     me.start_message();
                     return 0;
                 }
+                me.note_connection_options(me.trailers_);
                 me.keep_alive_ = !me.close_delimited_ && me.connection_persists(p->http_minor);
                 me.message_done_ = true;
                 return static_cast<int>(HPE_PAUSED);
@@ -586,6 +588,8 @@ private:
     bool message_done_ = false;
     std::optional<std::uint64_t> content_length_;
     bool close_delimited_ = false;
+    bool option_close_ = false;       // a Connection field listed "close"
+    bool option_keep_alive_ = false;  // a Connection field listed "keep-alive"
     bool keep_alive_ = false;
     std::string_view body_;
     std::error_code user_error_;
