@@ -537,3 +537,24 @@ TEST_CASE("parser: Connection: close counts after the caller took the head field
     CHECK(p.message_done());
     CHECK_FALSE(p.keep_alive());
 }
+
+TEST_CASE("parser: an interim response of HTTP/1.0 or with Connection: close is followed by the final one")
+{
+    // llhttp 8.1 took the final response for bytes after the last one (found by fuzzing
+    // against the reference decoder). A "close" in the interim response still counts.
+    const std::string final_response = "HTTP/1.1 204 No Content\r\n\r\n";
+    for (const char* interim : {"HTTP/1.0 100 Continue\r\n\r\n", "HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\n"}) {
+        INFO(interim);
+        const std::string input = interim + final_response;
+        for (std::size_t step = 1; step <= input.size(); ++step) {
+            INFO("pieces of " << step << " bytes");
+            response_parser p;
+            p.reset(false, {});
+            const auto r = parse(p, input, step);
+            CHECK_FALSE(r.ec);
+            CHECK(p.message_done());
+            CHECK(p.status() == 204);
+            CHECK(p.keep_alive() == (input.find("close") == std::string::npos));
+        }
+    }
+}

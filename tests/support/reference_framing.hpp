@@ -35,9 +35,11 @@
 //                   leading whitespace) of every head and the trailers count towards
 //                   max_header_bytes, their fields towards max_headers, summed over the
 //                   interim responses too.
-//   keep-alive    HTTP/1.1 unless a Connection field (of the final head or the trailers)
-//                   lists "close"; HTTP/1.0 only when one lists "keep-alive" and none "close";
-//                   never after a close-delimited body.
+//   keep-alive    HTTP/1.1 unless a Connection field (of any head, interim ones too, or the
+//                   trailers) lists "close"; HTTP/1.0 only when one of the final head or the
+//                   trailers lists "keep-alive" and none "close"; never after a close-delimited
+//                   body. An interim response is followed by the final one whatever its version
+//                   or Connection field.
 //
 // Timing: a rule is applied when the line (or chunk) it concerns is complete. An input that
 // ends before the message does is "unfinished": a refusal when the stream ended (eof), else an
@@ -200,7 +202,10 @@ private:
                 decode_final(h);
                 return;
             }
-            // interim (1xx): no body; the final response follows
+            // interim (1xx): no body; the final response follows, whatever the interim's
+            // version or Connection field, but a "close" there still counts (RFC 9112 9.6)
+            for (const auto& token : list_of(h, "connection"))
+                interim_close_ = interim_close_ || token == "close";
         }
     }
 
@@ -358,7 +363,7 @@ private:
 
     bool keep_alive(const head& h) const
     {
-        bool close = false;
+        bool close = interim_close_;
         bool keep = false;
         for (const head* part : {&h, &trailers_})
             for (const auto& token : list_of(*part, "connection")) {
@@ -481,6 +486,7 @@ private:
     std::size_t header_bytes_ = 0;
     std::size_t field_count_ = 0;
     bool close_delimited_ = false;
+    bool interim_close_ = false;  // an interim response listed "close"
     head trailers_;
     verdict out_;
 };

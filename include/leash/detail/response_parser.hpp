@@ -48,6 +48,7 @@ public:
         header_count_ = 0;
         received_bytes_ = false;
         interim_responses_ = 0;
+        option_close_ = option_keep_alive_ = false;
         start_message();
         message_done_ = false;
         body_ = {};
@@ -165,13 +166,10 @@ private:
         chunked_ = false;
         chunk_check_ = {};
         close_delimited_ = false;
-        option_close_ = false;
-        option_keep_alive_ = false;
         keep_alive_ = false;
     }
 
-    // A head (or a trailer section) starts: its lines are checked, by a line_check made for it.
-    void begin_head() noexcept { in_head_ = true; }
+    void begin_head() noexcept { in_head_ = true; }  // a head or a trailer section: lines checked
 
     // Whether the last transfer coding named by the Transfer-Encoding fields is chunked (RFC
     // 9112 6.3), the fields read as RFC 9110 5.6.1 lists: OWS around elements, empty elements
@@ -204,8 +202,8 @@ private:
     }
 
     // Whether the connection persists after the message (RFC 9112 9.3): for HTTP/1.1 unless a
-    // Connection field lists "close", for HTTP/1.0 only if one lists "keep-alive" and none
-    // "close". (llhttp 8.1 misses a "close" with HTAB around it, and for HTTP/1.0 one beside
+    // Connection field (interim heads' too, RFC 9112 9.6) lists "close", for HTTP/1.0 only if
+    // one of the final head or trailers lists "keep-alive" and none "close". (llhttp 8.1 misses a "close" with HTAB around it, and for HTTP/1.0 one beside
     // "keep-alive", and takes Proxy-Connection for Connection.)
     bool connection_persists(int minor) const noexcept { return !option_close_ && (minor == 1 || option_keep_alive_); }
 
@@ -505,8 +503,10 @@ private:
                     me.user_error_ = error::upgrade_not_supported;
                     return -1;
                 }
-                if (me.status_ >= 100 && me.status_ < 200)
-                    return 1;  // interim: no body; the final response follows
+                if (me.status_ >= 100 && me.status_ < 200) {  // interim: no body; the final response follows
+                    me.option_close_ = me.option_close_ || me.headers_.has_token("Connection", "close");
+                    return 1;
+                }
                 me.headers_done_ = true;
                 me.in_head_ = false;
                 me.note_connection_options(me.headers_);
@@ -537,6 +537,8 @@ private:
             st.on_message_complete = [](llhttp_t* p) {
                 auto& me = self(p);
                 if (!me.headers_done_) {  // an interim response ended
+                    // (else llhttp takes the final response for bytes after the last one)
+                    p->flags = static_cast<std::uint16_t>((p->flags | F_CONNECTION_KEEP_ALIVE) & ~F_CONNECTION_CLOSE);
                     ++me.interim_responses_;
                     me.start_message();
                     return 0;
@@ -588,8 +590,7 @@ private:
     bool message_done_ = false;
     std::optional<std::uint64_t> content_length_;
     bool close_delimited_ = false;
-    bool option_close_ = false;       // a Connection field listed "close"
-    bool option_keep_alive_ = false;  // a Connection field listed "keep-alive"
+    bool option_close_ = false, option_keep_alive_ = false;  // listed by Connection fields
     bool keep_alive_ = false;
     std::string_view body_;
     std::error_code user_error_;
