@@ -194,3 +194,22 @@ TEST_CASE("framing: a head larger than the first read buffer is read whole")
     CHECK(h.server.accepted() == 1);
     h.require_clean_end();
 }
+
+TEST_CASE("framing: chunk data not followed by CRLF fails the read and the connection is not reused")
+{
+    LEASH_EVERY_TRANSPORT_KIND();
+    harness h([](const received_request& req) {
+        return req.target == "/bad" ? reply::raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n")
+                                    : reply::ok("fine");
+    }, {}, kind);
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url("/bad")), as_tuple);
+        REQUIRE_FALSE(ec);
+        auto [read_ec, text] = co_await res.body.async_read_all(1 << 20, as_tuple);
+        CHECK(read_ec == leash::error::invalid_chunk);
+        auto next = co_await fetch_ok(h.transport, h.url("/next"));
+        CHECK(next.body == "fine");
+    }());
+    CHECK(h.server.accepted() == 2);
+    h.require_clean_end();
+}

@@ -4,10 +4,14 @@
 // and how the rest is cut into pieces. Oracles: the same bytes parsed whole and in pieces
 // either both fail or give the same outcome (status, every body byte, end of message); the
 // status code has three digits; a declared Content-Length is never exceeded and is met
-// exactly when the message ends; HEAD has no body; header limits hold.
+// exactly when the message ends; HEAD has no body; header limits hold. And the parser, fed
+// in pieces, agrees with the reference decoder (tests/support/reference_framing.hpp) on what
+// is framing: see agrees_with_reference().
 #include <leash/detail/response_parser.hpp>
 
 #include "fuzz_check.hpp"
+
+#include <support/reference_framing.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +24,7 @@ namespace {
 struct outcome {
     std::error_code ec;
     int status = 0;
+    bool keep_alive = false;
     bool headers_done = false;
     bool message_done = false;
     std::size_t header_fields = 0;
@@ -29,7 +34,8 @@ struct outcome {
 
 
 // Feeds `bytes` `stride` at a time (0 = whole), the way the transport does: each call parses
-// up to the next pause, body pieces are taken, and the rest is offered again.
+// up to the next pause, body pieces are taken, the rest is offered again, and once all is
+// offered, an empty call lets the message end after its last piece.
 outcome parse(std::string_view bytes, std::size_t stride, bool head, leash::detail::parser_limits limits, bool eof)
 {
     leash::detail::response_parser p;
@@ -42,9 +48,7 @@ outcome parse(std::string_view bytes, std::size_t stride, bool head, leash::deta
             o.body.append(p.take_body());
             continue;
         }
-        if (pending.empty()) {
-            if (offered == bytes.size())
-                break;
+        if (pending.empty() && offered < bytes.size()) {
             const auto n = stride == 0 ? bytes.size() - offered : std::min(stride, bytes.size() - offered);
             pending = bytes.substr(offered, n);
             offered += n;
@@ -52,8 +56,11 @@ outcome parse(std::string_view bytes, std::size_t stride, bool head, leash::deta
         const auto used = p.feed(pending.data(), pending.size(), o.ec);
         FUZZ_CHECK(used <= pending.size());
         pending.remove_prefix(used);
-        if (!o.ec && used == 0 && !p.has_body() && !p.message_done())
+        if (!o.ec && used == 0 && !p.has_body() && !p.message_done()) {
+            if (pending.empty())
+                break;  // everything parsed (an empty feed ends a message after its last piece)
             FUZZ_CHECK(false);  // no progress without a reason
+        }
     }
     if (!o.ec && !p.message_done() && eof) {
         p.feed_eof(o.ec);
@@ -63,6 +70,7 @@ outcome parse(std::string_view bytes, std::size_t stride, bool head, leash::deta
     o.status = p.status();
     o.headers_done = p.headers_done();
     o.message_done = p.message_done();
+    o.keep_alive = o.message_done && p.keep_alive();
     o.header_fields = p.head_fields().size();
     if (o.headers_done && !o.ec) {
         FUZZ_CHECK(p.status() >= 200 && p.status() <= 999);
@@ -76,6 +84,32 @@ outcome parse(std::string_view bytes, std::size_t stride, bool head, leash::deta
             FUZZ_CHECK(o.body.empty());
     }
     return o;
+}
+
+// The parser and the reference agree. When the stream ended, on everything: accepted or
+// refused, and for an accepted message its status, every body byte and whether the connection
+// stays usable. Without the end of the stream a message may be cut anywhere, and the two may
+// apply a rule at different bytes (the reference when the line it concerns is complete), so
+// one may refuse while the other still waits for more; where both accept they agree.
+void agrees_with_reference(const outcome& o, std::string_view bytes, bool head, leash::detail::parser_limits limits, bool eof)
+{
+    namespace ref = leash::test::reference;
+    const auto r = ref::decode(bytes, head, eof, ref::limits{limits.max_header_bytes, limits.max_headers});
+    const bool accepted = !o.ec;
+    if (accepted != r.accepted) {
+        FUZZ_CHECK(!eof);
+        FUZZ_CHECK(accepted ? !o.message_done : !r.message_done);
+        return;
+    }
+    if (!accepted)
+        return;
+    FUZZ_CHECK(o.message_done == r.message_done);
+    FUZZ_CHECK(o.headers_done == r.headers_done);
+    if (o.headers_done)
+        FUZZ_CHECK(o.status == r.status);
+    FUZZ_CHECK(o.body == r.body);
+    if (o.message_done)
+        FUZZ_CHECK(o.keep_alive == r.keep_alive);
 }
 
 } // namespace
@@ -103,5 +137,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(whole.ec && pieces.ec);
     else
         FUZZ_CHECK(whole == pieces);
+    agrees_with_reference(pieces, bytes, head, limits, eof);
     return 0;
 }
