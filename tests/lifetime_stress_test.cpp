@@ -243,10 +243,10 @@ void torture(transport_kind kind, std::size_t total, std::size_t concurrency)
 
 } // namespace
 
-TEST_CASE("lifetime stress: 3000 requests on 4 threads, randomly canceled and dropped anywhere, each handler once, nothing left",
+TEST_CASE("lifetime stress: 5000 requests on 4 threads, randomly canceled and dropped anywhere, each handler once, nothing left",
           "[slow]")
 {
-    torture(transport_kind::plain, 3000, 32);
+    torture(transport_kind::plain, 5000, 32);
 }
 
 TEST_CASE("lifetime stress: 1000 TLS requests on 4 threads, randomly canceled and dropped anywhere, each handler once, nothing left",
