@@ -350,6 +350,30 @@ leash::transport_options patient_body_options()
     return o;
 }
 
+// The scripted server, reached directly or through a TLS front.
+struct origin {
+    origin(test_server::handler h, transport_kind kind)
+        : server(std::move(h))
+        , front(kind == transport_kind::tls ? std::make_unique<tls_front>(server.port(), shared_test_pki().valid()) : nullptr)
+    {
+    }
+    std::string url() const { return front ? front->url() : server.url(); }
+    leash::transport_options options(leash::transport_options o) const
+    {
+        if (front)
+            o.tls.ca_file = shared_test_pki().ca_cert().string();
+        return o;
+    }
+    void require_all_closed()
+    {
+        if (front)
+            CHECK(front->wait_for_open_connections(0, 5s));
+    }
+
+    test_server server;
+    std::unique_ptr<tls_front> front;
+};
+
 // What a stalled read hands to the test thread: the response (whose body's read is in
 // flight) and the strand of that body; or why there is none. (Assertions stay on the test
 // thread: handlers run on the io threads.)
@@ -387,11 +411,12 @@ void start_stalled_read(lifetime_rig& r, std::string url, handover<read_in_fligh
 
 TEST_CASE("lifetime: a body destroyed on another thread while its read is in flight fails the read once and leaks nothing")
 {
-    test_server server(partial_then_stall);
-    lifetime_rig r(ending::shutdown, patient_body_options());
+    LEASH_EVERY_TRANSPORT_KIND();
+    origin o(partial_then_stall, kind);
+    lifetime_rig r(ending::shutdown, o.options(patient_body_options()));
     handover<read_in_flight> handed;
     completion<std::size_t> stalled;
-    start_stalled_read(r, server.url(), handed, stalled);
+    start_stalled_read(r, o.url(), handed, stalled);
     {
         io_threads threads(r.ioc, 2);
         auto in_flight = handed.take();
@@ -402,7 +427,8 @@ TEST_CASE("lifetime: a body destroyed on another thread while its read is in fli
         CHECK(threads.wait_until_out_of_work(5s));
     }
     stalled.require_once_failed();
-    r.require_clean_end({&server});
+    r.require_clean_end({&o.server});
+    o.require_all_closed();
 }
 
 // Known defect: reported as a heap-use-after-free inside Asio's reactor (cancel_ops_by_key
@@ -412,12 +438,13 @@ TEST_CASE("lifetime: a body destroyed on another thread while its read is in fli
 // only then the completion of the read that the close aborted.
 TEST_CASE("lifetime: a body destroyed on another thread, whose in-flight read is then canceled on its strand, fails the read once")
 {
-    test_server server(partial_then_stall);
-    lifetime_rig r(ending::shutdown, patient_body_options());
+    LEASH_EVERY_TRANSPORT_KIND();
+    origin o(partial_then_stall, kind);
+    lifetime_rig r(ending::shutdown, o.options(patient_body_options()));
     handover<read_in_flight> handed;
     completion<std::size_t> stalled;
     auto signal = std::make_shared<asio::cancellation_signal>();  // used on the body's strand only
-    start_stalled_read(r, server.url(), handed, stalled, signal->slot());
+    start_stalled_read(r, o.url(), handed, stalled, signal->slot());
     {
         io_threads threads(r.ioc, 2);
         auto in_flight = handed.take();
@@ -433,7 +460,8 @@ TEST_CASE("lifetime: a body destroyed on another thread, whose in-flight read is
         CHECK(threads.wait_until_out_of_work(5s));
     }
     stalled.require_once_failed();
-    r.require_clean_end({&server});
+    r.require_clean_end({&o.server});
+    o.require_all_closed();
 }
 
 TEST_CASE("lifetime: an sse::reader destroyed on another thread while it waits for an event fails the wait once and leaks nothing")
