@@ -92,21 +92,23 @@ public:
     {
     }
 
+    // Sends the request from whatever thread calls it (not the job's strand), then arms the
+    // cancellation: the signal is used only once the initiation has returned, on the strand.
     void start()
     {
         static const char* paths[] = {"/small", "/chunked", "/large", "/slow", "/trickle", "/empty"};
-        maybe_cancel_later();
         auto self = shared_from_this();
         t_.async_send(leash::request::get(base_ + paths[rng_() % 6]),
                       asio::bind_executor(strand_, asio::bind_cancellation_slot(signal_.slot(),
                           [self](std::error_code ec, leash::response res) { self->on_response(ec, std::move(res)); })));
+        asio::dispatch(strand_, [self] { self->maybe_cancel_later(); });
     }
 
 private:
     // With probability 1/3: a cancellation of a random type within the next 2 ms.
     void maybe_cancel_later()
     {
-        if (rng_() % 3 != 0)
+        if (ended_ || rng_() % 3 != 0)
             return;
         static const asio::cancellation_type types[] = {asio::cancellation_type::terminal,
                                                         asio::cancellation_type::partial,
