@@ -531,3 +531,35 @@ TEST_CASE("lifetime: after a body read fails, with the response still held, run(
     r.end();
     r.require_clean_end({&server});
 }
+
+// --- cancellation before the operation's first step ----------------------------------------
+
+// The request's strand is held by a gate while async_send is called from the test thread;
+// the gate then emits the cancellation on that strand: after the initiation returned, before
+// the operation's coroutine took its first step.
+TEST_CASE("lifetime: a cancellation emitted on the strand after async_send returned, before the request started, fails it once")
+{
+    test_server server;
+    lifetime_rig r(ending::shutdown);
+    const auto strand = asio::make_strand(r.ioc);
+    asio::cancellation_signal signal;  // used on `strand` only
+    completion<leash::response> sent;
+    std::promise<void> initiated;
+    asio::post(strand, [&, gate = initiated.get_future()]() mutable {
+        gate.wait_for(5s);
+        signal.emit(asio::cancellation_type::terminal);
+    });
+    {
+        io_threads threads(r.ioc, 2);
+        r.transport().async_send(leash::request::get(server.url()),
+                                 asio::bind_executor(strand, asio::bind_cancellation_slot(signal.slot(),
+                                     [&](std::error_code ec, leash::response res) {
+                                         sent.handler()(ec, std::move(res));
+                                         r.end();  // shutdown(), once the request is over
+                                     })));
+        initiated.set_value();
+        CHECK(threads.wait_until_out_of_work(5s));
+    }
+    sent.require_once_with({asio::error::operation_aborted});
+    r.require_clean_end({&server});
+}
