@@ -93,6 +93,9 @@ private:
     static asio::awaitable<detail::op_result<response>> send(std::shared_ptr<state> s, request req)
     {
         co_await asio::this_coro::throw_if_cancelled(false);
+        // (A cancellation that came before the first step is in this state only.)
+        if (detail::is_canceled(co_await asio::this_coro::cancellation_state))
+            co_return detail::failed<response>(asio::error::operation_aborted);
         co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
         constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 

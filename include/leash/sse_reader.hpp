@@ -41,6 +41,18 @@ public:
         : state_(std::make_shared<state>(std::move(b), options))
     {
     }
+    reader(reader&&) noexcept = default;
+    reader& operator=(reader&& other) noexcept
+    {
+        if (this != &other) {
+            close_body();
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    // Closes the stream's body (see leash/body.hpp, close()): an async_next in flight, which
+    // shares the reader's state, then fails instead of holding the connection.
+    ~reader() { close_body(); }
 
     executor_type get_executor() const noexcept { return state_->body.get_executor(); }
     // The last event id in effect (for reconnecting with Last-Event-ID).
@@ -158,6 +170,12 @@ private:
         if (ec == asio::error::operation_aborted || canceled)
             co_return detail::failed<event>(asio::error::operation_aborted);
         co_return detail::failed<event>(asio::error::eof);
+    }
+
+    void close_body() noexcept
+    {
+        if (state_)
+            state_->body.close();
     }
 
     std::shared_ptr<state> state_;

@@ -11,6 +11,9 @@ inline asio::awaitable<op_result<response>> transport_state::send(std::shared_pt
                                                                   request req)
 {
     co_await asio::this_coro::throw_if_cancelled(false);
+    // (A cancellation that came before the first step is in this state only.)
+    if (is_canceled(co_await asio::this_coro::cancellation_state))
+        co_return failed<response>(asio::error::operation_aborted);
     co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
     const auto strand = co_await asio::this_coro::executor;
     auto& s = *self;

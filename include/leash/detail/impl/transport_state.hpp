@@ -192,6 +192,9 @@ inline asio::awaitable<std::error_code> transport_state::drain(std::shared_ptr<t
                                                                clock::duration grace)
 {
     co_await asio::this_coro::throw_if_cancelled(false);
+    // (A cancellation that came before the first step is in this state only.)
+    if (is_canceled(co_await asio::this_coro::cancellation_state))
+        co_return std::error_code(asio::error::operation_aborted);
     co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
     auto& s = *self;
     s.shutdown();
