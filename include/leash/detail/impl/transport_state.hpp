@@ -180,8 +180,8 @@ inline std::vector<transport_state::owned_connection> transport_state::live_conn
 // Closes each connection on the strand that uses it; its operation fails with shut_down.
 inline void transport_state::close_by_shutdown(const std::vector<owned_connection>& connections)
 {
-    for (auto& [c, owner] : connections) {
-        asio::post(owner, [c] {
+    for (const auto& x : connections) {  // (clang 14 cannot capture a structured binding)
+        asio::post(x.owner, [c = x.conn] {
             c->closed_by_shutdown = true;
             c->stream.close();
         });
