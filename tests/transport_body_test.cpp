@@ -2,6 +2,7 @@
 #include <support/harness.hpp>
 
 #include <thread>
+#include <typeinfo>
 
 using namespace leash::test;
 
@@ -96,6 +97,31 @@ TEST_CASE("body: a closed body whose rest is already buffered keeps its connecti
         co_await fetch_ok(h.transport, h.url());
     }());
     CHECK(h.server.accepted() == 1);
+    h.require_clean_end();
+}
+
+TEST_CASE("body: a body runs on a strand of the transport's io_context when the caller's executor is none")
+{
+    harness h(stalled_body);
+    h.run([&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        CHECK(res.body.get_executor().target_type() == typeid(asio::strand<asio::io_context::executor_type>));
+    }());
+    h.require_clean_end();
+}
+
+TEST_CASE("body: a body runs on the caller's strand when the request was sent from one")
+{
+    harness h(stalled_body);
+    const asio::any_io_executor strand = asio::make_strand(h.ioc);
+    asio::any_io_executor body_executor;
+    h.run(asio::co_spawn(strand, [&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await h.transport.async_send(leash::request::get(h.url()), as_tuple);
+        REQUIRE_FALSE(ec);
+        body_executor = res.body.get_executor();
+    }, asio::use_awaitable));
+    CHECK(body_executor == strand);
     h.require_clean_end();
 }
 

@@ -259,7 +259,7 @@ inline asio::awaitable<std::error_code> exchange(connection& c, const exchange_p
         if (plan.req.source) {
             ec = co_await write_source(c, *plan.req.source, plan.limits, plan.timer, facts);
         } else {
-            const auto body = asio::buffer(plan.req.body);
+            const asio::const_buffer body = asio::buffer(plan.req.body);
             ec = co_await write_buffers(c, {&body, 1}, plan.limits, plan.timer, facts);
         }
         plan.wrote_request(c, ec);

@@ -30,6 +30,7 @@
 #include <system_error>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 namespace leash::detail {
@@ -95,10 +96,12 @@ struct signature_of<std::error_code> {
     using type = void(std::error_code);
 };
 
+// The executor `ex` wraps when it is an `Executor`, else null. (Asio 1.22's
+// any_executor::target<T>() casts without checking the type, so it cannot answer this.)
 template <class Executor>
-bool holds(const asio::any_io_executor& ex)
+const Executor* target_as(const asio::any_io_executor& ex) noexcept
 {
-    return ex.target<Executor>() != nullptr;
+    return ex && ex.target_type() == typeid(Executor) ? ex.target<Executor>() : nullptr;
 }
 
 // Where an operation for a handler with executor `ex` runs: `ex` when it is a strand already
@@ -108,11 +111,12 @@ inline asio::any_io_executor strand_for(const asio::any_io_executor& ex)
 {
     using plain = asio::io_context::basic_executor_type<std::allocator<void>, 0>;
     using tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;
-    if (holds<asio::strand<plain>>(ex) || holds<asio::strand<tracked>>(ex) || holds<asio::strand<asio::any_io_executor>>(ex))
+    if (target_as<asio::strand<plain>>(ex) || target_as<asio::strand<tracked>>(ex) ||
+        target_as<asio::strand<asio::any_io_executor>>(ex))
         return ex;
-    if (const auto* io = ex.target<plain>())
+    if (const auto* io = target_as<plain>(ex))
         return asio::make_strand(*io);
-    if (const auto* io = ex.target<tracked>())
+    if (const auto* io = target_as<tracked>(ex))
         return asio::make_strand(*io);
     return asio::make_strand(ex);
 }
