@@ -4,6 +4,7 @@
 // io_context, sometimes while a read of it is in flight. Every handler runs exactly once;
 // after shutdown, run() returns, every gauge is zero and no descriptor is left.
 #include <support/lifetime_rig.hpp>
+#include <support/varied_replies.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -16,26 +17,6 @@ using namespace leash::test;
 namespace {
 
 constexpr unsigned io_thread_count = 4;
-
-reply varied(const received_request& req)
-{
-    const auto& t = req.target;
-    if (t == "/small")
-        return reply::ok("small");
-    if (t == "/chunked")
-        return reply::chunked({"a", std::string(3000, 'b'), "c"});
-    if (t == "/large")
-        return reply::ok(std::string(64 * 1024, 'l'));
-    if (t == "/slow")
-        return reply::ok("slow").delay(2ms);
-    if (t == "/trickle") {  // a body that takes a few milliseconds: reads are in flight for a while
-        reply r = reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 4096\r\n\r\n");
-        for (int i = 0; i < 4; ++i)
-            r.piece(1ms, std::string(1024, 't'));
-        return r;
-    }
-    return reply::status(204);
-}
 
 // Counts of what happened, and one handler-call counter per operation.
 struct ledger {

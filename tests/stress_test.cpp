@@ -3,6 +3,7 @@
 // ThreadSanitizer and AddressSanitizer in CI. Ends like every transport test: no work left,
 // every gauge zero, no descriptor leaked.
 #include <support/harness.hpp>
+#include <support/varied_replies.hpp>
 
 #include <atomic>
 #include <mutex>
@@ -17,20 +18,6 @@ namespace {
 constexpr std::size_t total_requests = 10'000;
 constexpr std::size_t workers = 64;
 constexpr unsigned io_threads = 4;
-
-reply varied(const received_request& req)
-{
-    const auto& t = req.target;
-    if (t == "/small")
-        return reply::ok("small");
-    if (t == "/chunked")
-        return reply::chunked({"a", std::string(3000, 'b'), "c"});
-    if (t == "/large")
-        return reply::ok(std::string(64 * 1024, 'l'));
-    if (t == "/slow")
-        return reply::ok("slow").delay(2ms);
-    return reply::status(204);
-}
 
 // One request's cancellation, reachable from the canceller thread through the strand the
 // request's handlers run on (cancellation signals are not thread-safe).

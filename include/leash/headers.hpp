@@ -12,6 +12,7 @@
 #include <leash/error.hpp>
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,17 +24,19 @@ namespace leash {
 
 namespace detail {
 
+// The bytes of RFC 9110 5.6.2's tchar, as a table (looked up once per byte of every field name).
+inline constexpr auto token_chars = [] {
+    std::array<bool, 256> table{};
+    for (int c = 0; c < 256; ++c)
+        table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    for (const unsigned char c : std::string_view("!#$%&'*+-.^_`|~"))
+        table[c] = true;
+    return table;
+}();
+
 inline bool is_token_char(unsigned char c) noexcept
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
-    }
+    return token_chars[c];
 }
 
 inline bool is_token(std::string_view s) noexcept
@@ -61,14 +64,20 @@ inline std::string_view trim_ows(std::string_view s) noexcept
     return s;
 }
 
+inline unsigned char ascii_lower(unsigned char c) noexcept
+{
+    return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + ('a' - 'A')) : c;
+}
+
+// ASCII case-insensitive equality (field names and tokens are ASCII; no locale applies).
 inline bool iequals(std::string_view a, std::string_view b) noexcept
 {
     if (a.size() != b.size())
         return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
-        auto x = static_cast<unsigned char>(a[i]);
-        auto y = static_cast<unsigned char>(b[i]);
-        if (x != y && std::tolower(x) != std::tolower(y))
+        const auto x = static_cast<unsigned char>(a[i]);
+        const auto y = static_cast<unsigned char>(b[i]);
+        if (x != y && (ascii_lower(x) != ascii_lower(y)))
             return false;
     }
     return true;

@@ -10,6 +10,7 @@
 // A decoder is a plain value (copyable and movable).
 #pragma once
 
+#include <leash/detail/decimal.hpp>
 #include <leash/error.hpp>
 
 #include <chrono>
@@ -230,16 +231,12 @@ private:
 
     void set_retry(std::string_view value) noexcept
     {
-        if (value.empty())
-            return;
         using rep = std::chrono::milliseconds::rep;
-        constexpr rep max = std::numeric_limits<rep>::max();
         rep ms = 0;
-        for (const char c : value) {
-            if (c < '0' || c > '9')
-                return;
-            const rep digit = c - '0';
-            ms = ms > (max - digit) / 10 ? max : ms * 10 + digit;
+        switch (detail::parse_decimal_digits(value, ms)) {
+        case detail::decimal_parse::ok: break;
+        case detail::decimal_parse::too_large: ms = std::numeric_limits<rep>::max(); break;
+        case detail::decimal_parse::not_digits: return;  // ignored, as the SSE standard says
         }
         retry_ = std::chrono::milliseconds(ms);
     }

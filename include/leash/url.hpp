@@ -7,6 +7,7 @@
 // (path and query) defaults to "/". A url is a plain value: copy it freely.
 #pragma once
 
+#include <leash/detail/decimal.hpp>
 #include <leash/error.hpp>
 
 #include <asio/ip/address_v6.hpp>
@@ -74,10 +75,8 @@ inline char ascii_lower(char c) noexcept
 // The port: 1 to 5 decimal digits, 1-65535.
 inline std::optional<std::uint16_t> parse_port(std::string_view text) noexcept
 {
-    const char* end = text.data() + text.size();
     std::uint16_t value = 0;
-    const auto [stop, ec] = std::from_chars(text.data(), end, value);
-    if (text.size() > 5 || ec != std::errc{} || stop != end || value == 0)
+    if (text.size() > 5 || parse_decimal_digits(text, value) != decimal_parse::ok || value == 0)
         return std::nullopt;
     return value;
 }

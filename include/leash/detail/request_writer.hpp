@@ -1,6 +1,7 @@
 // Serialises a request head, without I/O. Validation happens before (validate_request).
 #pragma once
 
+#include <leash/detail/decimal.hpp>
 #include <leash/error.hpp>
 #include <leash/request.hpp>
 #include <leash/url.hpp>
@@ -76,15 +77,10 @@ inline std::optional<long> keep_alive_timeout_hint(const headers& h)
         const auto eq = item.find('=');
         if (eq == std::string_view::npos || !iequals(trim_ows(item.substr(0, eq)), "timeout"))
             continue;
-        auto num = trim_ows(item.substr(eq + 1));
-        if (num.empty() || num.size() > 9)
-            return std::nullopt;
         long value = 0;
-        for (char c : num) {
-            if (c < '0' || c > '9')
-                return std::nullopt;
-            value = value * 10 + (c - '0');
-        }
+        const auto num = trim_ows(item.substr(eq + 1));
+        if (num.size() > 9 || parse_decimal_digits(num, value) != decimal_parse::ok)
+            return std::nullopt;
         return value;
     }
     return std::nullopt;
