@@ -14,7 +14,7 @@
 // shared state, and destruction cancels it.
 #pragma once
 
-#include <leash/detail/pool_core.hpp>
+#include <leash/detail/request_policy.hpp>
 #include <leash/error.hpp>
 
 #include <asio/steady_timer.hpp>
@@ -23,18 +23,6 @@
 #include <memory>
 
 namespace leash::detail {
-
-// The time limits of one request: each phase's timeout and the total deadline.
-struct phase_limits {
-    clock::duration pool_wait{};
-    clock::duration resolve{};
-    clock::duration connect{};
-    clock::duration tls_handshake{};
-    clock::duration write{};
-    clock::duration response_header{};
-    clock::duration body_read{};
-    clock::time_point deadline = clock::time_point::max();
-};
 
 class phase_timer {
 public:

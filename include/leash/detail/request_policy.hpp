@@ -1,0 +1,95 @@
+// What the transport's options and a request decide before any I/O: the pool's limits, the
+// pool key of a URL, each phase's time limit and the total deadline (counted from a time
+// given, never read from the clock here), and how long a connection may idle after a
+// response. Without I/O and without the clock.
+#pragma once
+
+#include <leash/detail/pool_core.hpp>
+#include <leash/detail/request_writer.hpp>
+#include <leash/headers.hpp>
+#include <leash/request.hpp>
+#include <leash/transport_options.hpp>
+#include <leash/url.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace leash::detail {
+
+// The time limits of one request: each phase's timeout and the total deadline.
+struct phase_limits {
+    clock::duration pool_wait{};
+    clock::duration resolve{};
+    clock::duration connect{};
+    clock::duration tls_handshake{};
+    clock::duration write{};
+    clock::duration response_header{};
+    clock::duration body_read{};
+    clock::time_point deadline = clock::time_point::max();
+};
+
+inline pool_limits make_pool_limits(const transport_options& o)
+{
+    pool_limits l;
+    l.max_conns_per_host = std::max<std::size_t>(1, o.max_conns_per_host);
+    l.max_pending_per_host = o.max_pending_per_host;
+    l.max_idle_conns_per_host = o.max_idle_conns_per_host;
+    l.max_idle_conns = o.max_idle_conns;
+    l.idle_conn_timeout = o.idle_conn_timeout;
+    return l;
+}
+
+// "scheme://host:port", the pool's per-host key.
+inline std::string pool_key(const url& u)
+{
+    std::string key;
+    key.reserve(u.scheme().size() + u.host().size() + 12);
+    key.append(u.scheme()).append("://");
+    if (u.is_ipv6_literal())
+        key.append("[").append(u.host()).append("]");
+    else
+        key.append(u.host());
+    char digits[8];
+    const auto end = std::to_chars(digits, digits + sizeof digits, u.port()).ptr;
+    return std::move(key.append(":").append(digits, static_cast<std::size_t>(end - digits)));
+}
+
+// Each phase's limit for one request: its overrides, else the transport's; the total deadline
+// counts from `now`.
+inline phase_limits make_phase_limits(const transport_options& o, const request_timeouts& overrides,
+                                      clock::time_point now)
+{
+    auto pick = [](const std::optional<std::chrono::milliseconds>& value, std::chrono::milliseconds fallback) {
+        return std::chrono::duration_cast<clock::duration>(value.value_or(fallback));
+    };
+    phase_limits l;
+    l.pool_wait = pick(overrides.pool_wait, o.pool_wait_timeout);
+    l.resolve = pick(overrides.resolve, o.resolve_timeout);
+    l.connect = pick(overrides.connect, o.connect_timeout);
+    l.tls_handshake = pick(overrides.tls_handshake, o.tls_handshake_timeout);
+    l.write = pick(overrides.write, o.write_timeout);
+    l.response_header = pick(overrides.response_header, o.response_header_timeout);
+    l.body_read = pick(overrides.body_read, o.body_read_timeout);
+    const auto total = overrides.total.value_or(o.request_timeout);
+    if (total.count() > 0)
+        l.deadline = now + total;
+    return l;
+}
+
+// How long a connection may stay idle after this response: the transport's idle_conn_timeout,
+// shortened by the server's Keep-Alive hint less a safety margin.
+inline clock::duration idle_timeout_after(const transport_options& o, const headers& response_headers)
+{
+    clock::duration timeout = o.idle_conn_timeout;
+    if (auto hint = keep_alive_timeout_hint(response_headers)) {
+        const auto announced = std::chrono::duration_cast<clock::duration>(std::chrono::seconds(*hint));
+        const auto margin = std::min<clock::duration>(o.keep_alive_hint_margin, announced / 2);
+        timeout = std::min<clock::duration>(timeout, announced - margin);
+    }
+    return timeout;
+}
+
+} // namespace leash::detail
