@@ -14,7 +14,7 @@
 // shared state, and destruction cancels it.
 #pragma once
 
-#include <leash/detail/request_policy.hpp>
+#include <leash/detail/phase_limits.hpp>
 #include <leash/error.hpp>
 
 #include <asio/steady_timer.hpp>

@@ -4,6 +4,7 @@
 // response. Without I/O and without the clock.
 #pragma once
 
+#include <leash/detail/phase_limits.hpp>
 #include <leash/detail/pool_core.hpp>
 #include <leash/detail/request_writer.hpp>
 #include <leash/headers.hpp>
@@ -18,18 +19,6 @@
 #include <string>
 
 namespace leash::detail {
-
-// The time limits of one request: each phase's timeout and the total deadline.
-struct phase_limits {
-    clock::duration pool_wait{};
-    clock::duration resolve{};
-    clock::duration connect{};
-    clock::duration tls_handshake{};
-    clock::duration write{};
-    clock::duration response_header{};
-    clock::duration body_read{};
-    clock::time_point deadline = clock::time_point::max();
-};
 
 inline pool_limits make_pool_limits(const transport_options& o)
 {
