@@ -64,9 +64,10 @@ inline std::string_view trim_ows(std::string_view s) noexcept
     return s;
 }
 
-inline unsigned char ascii_lower(unsigned char c) noexcept
+// ASCII lower case (URL schemes and hosts, field names and tokens; no locale applies).
+inline char ascii_lower(char c) noexcept
 {
-    return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + ('a' - 'A')) : c;
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 // ASCII case-insensitive equality (field names and tokens are ASCII; no locale applies).
@@ -75,9 +76,7 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept
     if (a.size() != b.size())
         return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto x = static_cast<unsigned char>(a[i]);
-        const auto y = static_cast<unsigned char>(b[i]);
-        if (x != y && (ascii_lower(x) != ascii_lower(y)))
+        if (a[i] != b[i] && ascii_lower(a[i]) != ascii_lower(b[i]))
             return false;
     }
     return true;

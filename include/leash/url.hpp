@@ -9,6 +9,7 @@
 
 #include <leash/detail/decimal.hpp>
 #include <leash/error.hpp>
+#include <leash/headers.hpp>
 
 #include <asio/ip/address_v6.hpp>
 
@@ -65,11 +66,6 @@ inline bool is_reg_name_char(unsigned char c) noexcept
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
         || c == '.' || c == '_' || c == '~' || c == '%';
-}
-
-inline char ascii_lower(char c) noexcept
-{
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 // The port: 1 to 5 decimal digits, 1-65535.
