@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <string_view>
+#include <vector>
+
 using leash::headers;
 
 TEST_CASE("headers: lookup is case-insensitive and keeps the spelling")
@@ -66,4 +69,24 @@ TEST_CASE("headers: has_token finds a token in comma-separated lists")
     h.add("Connection", "keep-alive, Close");
     CHECK(h.has_token("connection", "close"));
     CHECK_FALSE(h.has_token("connection", "upgrade"));
+}
+
+TEST_CASE("headers: has_token looks in every field of the name")
+{
+    headers h;
+    h.add("Connection", "keep-alive");
+    h.add("Accept", "close");
+    h.add("Connection", "\tUpgrade ,");
+    CHECK(h.has_token("Connection", "upgrade"));
+    CHECK_FALSE(h.has_token("Connection", "close"));
+}
+
+TEST_CASE("headers: a list field's elements come in order, OWS trimmed, empty elements skipped")
+{
+    std::vector<std::string_view> elements;
+    leash::detail::for_each_list_element(" a ,,\tb;q=1 , ,c", [&](std::string_view e) { elements.push_back(e); });
+    CHECK(elements == std::vector<std::string_view>{"a", "b;q=1", "c"});
+    elements.clear();
+    leash::detail::for_each_list_element(" , ", [&](std::string_view e) { elements.push_back(e); });
+    CHECK(elements.empty());
 }

@@ -64,6 +64,21 @@ inline std::string_view trim_ows(std::string_view s) noexcept
     return s;
 }
 
+// Calls fn(element) for each element of a comma-separated list field value, in order, as
+// RFC 9110 5.6.1 reads lists: OWS around elements trimmed, empty elements skipped.
+template <class Fn>
+void for_each_list_element(std::string_view list, Fn&& fn)
+{
+    for (;;) {
+        const auto comma = list.find(',');
+        if (const auto element = trim_ows(list.substr(0, comma)); !element.empty())
+            fn(element);
+        if (comma == std::string_view::npos)
+            return;
+        list.remove_prefix(comma + 1);
+    }
+}
+
 // ASCII lower case (URL schemes and hosts, field names and tokens; no locale applies).
 inline char ascii_lower(char c) noexcept
 {
@@ -151,18 +166,11 @@ public:
     // e.g. has_token("Connection", "close").
     bool has_token(std::string_view name, std::string_view token) const noexcept
     {
-        for (auto& f : fields_) {
-            if (!detail::iequals(f.name, name))
-                continue;
-            std::string_view rest = f.value;
-            while (!rest.empty()) {
-                const auto comma = rest.find(',');
-                if (detail::iequals(detail::trim_ows(rest.substr(0, comma)), token))
-                    return true;
-                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-            }
-        }
-        return false;
+        bool found = false;
+        for (auto& f : fields_)
+            if (!found && detail::iequals(f.name, name))
+                detail::for_each_list_element(f.value, [&](std::string_view e) { found = found || detail::iequals(e, token); });
+        return found;
     }
 
     std::size_t size() const noexcept { return fields_.size(); }

@@ -27,8 +27,9 @@ public:
     // A head starts with a status line (after any empty lines); a trailer section does not.
     explicit line_check(bool status_line = true) noexcept : status_line_(status_line) {}
 
-    // Scans up to n bytes; returns how many belong to the head as far as can be told:
-    // all n, or up to and including the LF of the first empty line. Stops at a refused byte.
+    // Scans up to n bytes; returns how many belong to the head as far as can be told: all n,
+    // or up to and including the LF of the empty line that ends it (empty lines before a
+    // status line do not). Stops at a refused byte.
     std::size_t scan(const char* data, std::size_t n) noexcept
     {
         for (std::size_t i = 0; i < n; ++i) {
@@ -72,6 +73,8 @@ public:
                     return refuse(i);
                 state_ = state::line_start;
                 if (empty_line_) {
+                    if (status_line_)
+                        break;  // an empty line before a status line, which llhttp skips
                     status_line_ = true;  // a head that follows starts with one
                     return i + 1;
                 }
@@ -101,15 +104,13 @@ private:
         }
         if (column_ == name_done)
             return true;
-        const auto* colon = static_cast<const char*>(std::memchr(from, ':', static_cast<std::size_t>(to - from)));
-        const char* const name_end = colon ? colon : to;
-        for (const char* p = from; p != name_end; ++p)
-            if (!is_token_char(static_cast<unsigned char>(*p)))
-                return false;
+        const char* name_end = from;
+        while (name_end != to && is_token_char(static_cast<unsigned char>(*name_end)))
+            ++name_end;
         column_ += static_cast<std::size_t>(name_end - from);
-        if (!colon)
-            return true;
-        if (column_ == 0)  // an empty field name
+        if (name_end == to)
+            return true;  // the name goes on in the next piece, or the line has no colon
+        if (*name_end != ':' || column_ == 0)  // not a token, or an empty field name
             return false;
         column_ = name_done;
         return true;
@@ -120,17 +121,19 @@ private:
 
     static bool status_line_char(unsigned char c, std::size_t column) noexcept
     {
-        static constexpr std::string_view version = "HTTP/1.";
-        if (column < version.size())
-            return c == static_cast<unsigned char>(version[column]);
-        if (column == 7 || column == 8 || column == 12)
-            return column == 7 ? c == '0' || c == '1' : c == ' ';
-        if (column < reason_column)
-            return c >= '0' && c <= '9';
-        return c == '\t' || (c >= 0x20 && c != 0x7f);  // reason-phrase: HTAB, SP, VCHAR, obs-text
+        if (column >= reason_column)
+            return c == '\t' || (c >= 0x20 && c != 0x7f);  // reason-phrase: HTAB, SP, VCHAR, obs-text
+        switch (status_start[column]) {
+        case '?': return c == '0' || c == '1';
+        case '#': return c >= '0' && c <= '9';
+        default: return c == static_cast<unsigned char>(status_start[column]);
+        }
     }
 
-    static constexpr std::size_t reason_column = 13;  // "HTTP/1.1 200 " is before it
+    // A status line up to its reason: "HTTP/1.", a minor version ('?': 0 or 1), SP, three
+    // digits ('#'), SP.
+    static constexpr std::string_view status_start = "HTTP/1.? ### ";
+    static constexpr std::size_t reason_column = status_start.size();
     static constexpr std::size_t name_done = static_cast<std::size_t>(-1);
 
     enum class state : unsigned char { line_start, in_line, after_cr };

@@ -69,21 +69,20 @@ inline std::optional<long> keep_alive_timeout_hint(const headers& h)
     auto v = h.get("Keep-Alive");
     if (!v)
         return std::nullopt;
-    std::string_view rest = *v;
-    while (!rest.empty()) {
-        const auto comma = rest.find(',');
-        auto item = trim_ows(rest.substr(0, comma));
-        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    std::optional<long> timeout;
+    bool refused = false;
+    for_each_list_element(*v, [&](std::string_view item) {
         const auto eq = item.find('=');
-        if (eq == std::string_view::npos || !iequals(trim_ows(item.substr(0, eq)), "timeout"))
-            continue;
+        if (timeout || refused || eq == std::string_view::npos || !iequals(trim_ows(item.substr(0, eq)), "timeout"))
+            return;
         long value = 0;
         const auto num = trim_ows(item.substr(eq + 1));
         if (num.size() > 9 || parse_decimal_digits(num, value) != decimal_parse::ok)
-            return std::nullopt;
-        return value;
-    }
-    return std::nullopt;
+            refused = true;
+        else
+            timeout = value;
+    });
+    return timeout;
 }
 
 } // namespace leash::detail

@@ -5,9 +5,8 @@
 // out body bytes incrementally and reports the end of the message. The reference decoder in
 // tests/support/reference_framing.hpp states every rule, and is the fuzzing oracle.
 //
-// feed() stops early at three points so the caller never has to buffer a whole body: when the
-// head of the final response is complete, after each piece of body (take_body()), and at the
-// end of the message. Interim 1xx responses (100 Continue, 103, ...) are consumed silently.
+// feed() stops early so the caller never has to buffer a whole body: after each piece of body
+// (take_body()) and at the end of the message. Interim 1xx responses (100 Continue, 103, ...) are consumed silently.
 // Body views point into the caller's input and stay valid until the caller reuses it.
 #pragma once
 
@@ -73,13 +72,18 @@ public:
             // may end, each line checked first for what llhttp would let through: a line
             // folded onto the previous one (obs-fold, which llhttp joins into the value; RFC
             // 9112 5.2 allows refusing it) and a line not ended by CRLF.
-            std::size_t step = n - used;
+            const std::size_t rest = n - used;
+            std::size_t step = rest;
             if (in_head_) {
-                step = line_check_.scan(data + used, step);
+                step = line_check_.scan(data + used, rest);
                 if (line_check_.refused()) {
                     ec = error::malformed_response;
                     return 0;
                 }
+                // The head ends within: llhttp may take what follows in the same call, as it
+                // pauses wherever those bytes need checks of their own (see settings()).
+                if (step < rest)
+                    step = rest;
             } else if (chunked_) {
                 step = chunk_check_.scan(data + used, step);
                 if (chunk_check_.refused()) {
@@ -100,7 +104,7 @@ public:
             llhttp_resume(&parser_);
             if (message_done_ || !body_.empty())
                 break;
-            // else paused where a trailer section starts
+            // else paused where a head, a chunked body or a trailer section starts
         } while (used < n);
         return used;
     }
@@ -179,18 +183,9 @@ private:
     static bool last_coding_is_chunked(const headers& fields) noexcept
     {
         std::string_view last;
-        for (const auto& f : fields) {
-            if (!iequals(f.name, "Transfer-Encoding"))
-                continue;
-            for (std::string_view rest = f.value;;) {
-                const auto comma = rest.find(',');
-                if (const auto element = trim_ows(rest.substr(0, comma)); !element.empty())
-                    last = element;
-                if (comma == std::string_view::npos)
-                    break;
-                rest.remove_prefix(comma + 1);
-            }
-        }
+        for (const auto& f : fields)
+            if (iequals(f.name, "Transfer-Encoding"))
+                for_each_list_element(f.value, [&](std::string_view coding) { last = coding; });
         return iequals(trim_ows(last.substr(0, last.find(';'))), "chunked");
     }
 
@@ -198,8 +193,12 @@ private:
     // are here (the caller may take the head's before the body ends).
     void note_connection_options(const headers& fields) noexcept
     {
-        option_close_ = option_close_ || fields.has_token("Connection", "close");
-        option_keep_alive_ = option_keep_alive_ || fields.has_token("Connection", "keep-alive");
+        for (const auto& f : fields)
+            if (iequals(f.name, "Connection"))
+                for_each_list_element(f.value, [this](std::string_view option) {
+                    option_close_ = option_close_ || iequals(option, "close");
+                    option_keep_alive_ = option_keep_alive_ || iequals(option, "keep-alive");
+                });
     }
 
     // Whether the connection persists after the message (RFC 9112 9.3): for HTTP/1.1 unless a
@@ -296,7 +295,9 @@ private:
                 }
                 me.chunked_ = !me.head_request_ && (p->flags & F_CHUNKED);
                 me.close_delimited_ = !me.head_request_ && llhttp_message_needs_eof(p);
-                return me.head_request_ ? 1 : 0;
+                if (me.head_request_)
+                    return 1;
+                return me.chunked_ ? static_cast<int>(HPE_PAUSED) : 0;  // (chunk_check first)
             };
             st.on_chunk_header = [](llhttp_t* p) {
                 if (p->content_length != 0)
@@ -317,7 +318,7 @@ private:
                     p->flags = static_cast<std::uint16_t>((p->flags | F_CONNECTION_KEEP_ALIVE) & ~F_CONNECTION_CLOSE);
                     ++me.interim_responses_;
                     me.start_message();
-                    return 0;
+                    return static_cast<int>(HPE_PAUSED);  // (the next head's lines are checked first)
                 }
                 me.note_connection_options(me.trailers_);
                 me.keep_alive_ = !me.close_delimited_ && me.connection_persists(p->http_minor);
