@@ -35,3 +35,11 @@ TEST_CASE("decimal: digits beyond the type's range are too large, not malformed"
     CHECK(parse_decimal_digits("99999999999999999999999x", port) == decimal_parse::not_digits);
     CHECK(port == 65535);
 }
+
+TEST_CASE("decimal: leading_digits is the run of digits a text starts with")
+{
+    CHECK(leash::detail::leading_digits("120.5s") == "120");
+    CHECK(leash::detail::leading_digits("7") == "7");
+    CHECK(leash::detail::leading_digits("-1").empty());
+    CHECK(leash::detail::leading_digits("").empty());
+}

@@ -13,6 +13,7 @@
 
 #include <asio/ip/address_v6.hpp>
 
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
@@ -62,10 +63,19 @@ inline bool is_url_char(unsigned char c) noexcept
     return c > 0x20 && c < 0x7f;
 }
 
+// The bytes of a registered name or IPv4 address (RFC 3986 unreserved, and "%" of an escape).
+inline constexpr auto reg_name_chars = [] {
+    std::array<bool, 256> table{};
+    for (int c = 0; c < 256; ++c)
+        table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    for (const unsigned char c : std::string_view("-._~%"))
+        table[c] = true;
+    return table;
+}();
+
 inline bool is_reg_name_char(unsigned char c) noexcept
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
-        || c == '.' || c == '_' || c == '~' || c == '%';
+    return reg_name_chars[c];
 }
 
 // The port: 1 to 5 decimal digits, 1-65535.
@@ -140,7 +150,8 @@ inline std::optional<url> url::parse(std::string_view text, std::error_code& ec)
     const auto scheme_end = text.find("://");
     if (scheme_end == std::string_view::npos || scheme_end == 0)
         return fail(error::url_relative);
-    url u;
+    std::optional<url> parsed(std::in_place);  // (filled in place and returned as is)
+    url& u = *parsed;
     for (char c : text.substr(0, scheme_end))
         u.scheme_ += detail::ascii_lower(c);
     if (u.scheme_ != "http" && u.scheme_ != "https")
@@ -177,7 +188,7 @@ inline std::optional<url> url::parse(std::string_view text, std::error_code& ec)
         u.target_ = std::string(rest);
 
     ec = {};
-    return u;
+    return parsed;
 }
 
 inline url url::parse(std::string_view text)
@@ -196,9 +207,9 @@ inline void url::append_authority(std::string& out) const
     else
         out.append(host_);
     if (!has_default_port()) {
-        char digits[8];
-        const auto end = std::to_chars(digits, digits + sizeof digits, port_).ptr;
-        out.append(":").append(digits, static_cast<std::size_t>(end - digits));
+        char port[8] = {':'};
+        const auto end = std::to_chars(port + 1, port + sizeof port, port_).ptr;
+        out.append(port, static_cast<std::size_t>(end - port));
     }
 }
 

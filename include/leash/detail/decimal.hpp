@@ -10,6 +10,12 @@ namespace leash::detail {
 
 enum class decimal_parse { ok, not_digits, too_large };
 
+// The run of ASCII digits that `text` starts with (empty if none).
+inline std::string_view leading_digits(std::string_view text) noexcept
+{
+    return text.substr(0, text.find_first_not_of("0123456789"));
+}
+
 // Reads `text` into `value` when it is all digits and fits; `value` is left alone otherwise.
 template <class T>
 decimal_parse parse_decimal_digits(std::string_view text, T& value) noexcept

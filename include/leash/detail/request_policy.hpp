@@ -17,6 +17,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace leash::detail {
 
@@ -34,16 +35,18 @@ inline pool_limits make_pool_limits(const transport_options& o)
 // "scheme://host:port", the pool's per-host key.
 inline std::string pool_key(const url& u)
 {
-    std::string key;
-    key.reserve(u.scheme().size() + u.host().size() + 12);
-    key.append(u.scheme()).append("://");
-    if (u.is_ipv6_literal())
-        key.append("[").append(u.host()).append("]");
-    else
-        key.append(u.host());
-    char digits[8];
-    const auto end = std::to_chars(digits, digits + sizeof digits, u.port()).ptr;
-    return std::move(key.append(":").append(digits, static_cast<std::size_t>(end - digits)));
+    char port[8];
+    const auto port_size = static_cast<std::size_t>(std::to_chars(port, port + sizeof port, u.port()).ptr - port);
+    const std::string_view open = u.is_ipv6_literal() ? "://[" : "://", close = u.is_ipv6_literal() ? "]:" : ":";
+    const std::string_view parts[] = {u.scheme(), open, u.host(), close, {port, port_size}};
+    std::size_t size = 0;
+    for (const auto part : parts)
+        size += part.size();
+    std::string key(size, '\0');  // (one allocation, filled in place: this runs for every request)
+    char* out = key.data();
+    for (const auto part : parts)
+        out = std::copy(part.begin(), part.end(), out);
+    return key;
 }
 
 // Each phase's limit for one request: its overrides, else the transport's; the total deadline

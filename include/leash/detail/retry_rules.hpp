@@ -5,6 +5,7 @@
 // Everything here is pure: the caller passes the current time and a random number.
 #pragma once
 
+#include <leash/detail/decimal.hpp>
 #include <leash/error.hpp>
 #include <leash/headers.hpp>
 #include <leash/retry_policy.hpp>
@@ -222,16 +223,14 @@ inline std::optional<std::int64_t> parse_http_date(std::string_view v, std::int6
     return parse_asctime_date(v);
 }
 
-// 1*DIGIT, as long as value * scale fits in milliseconds.
+// The digits v starts with (1*DIGIT), taken off v, as long as value * scale fits in milliseconds.
 inline std::optional<ms_rep> parse_decimal(std::string_view& v, ms_rep scale) noexcept
 {
-    if (v.empty() || !is_digit(v.front()))  // (from_chars would take a minus sign)
-        return std::nullopt;
+    const auto digits = leading_digits(v);
     ms_rep value = 0;
-    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
-    if (ec != std::errc{} || value > max_ms / scale)
+    if (parse_decimal_digits(digits, value) != decimal_parse::ok || value > max_ms / scale)
         return std::nullopt;
-    v.remove_prefix(static_cast<std::size_t>(end - v.data()));
+    v.remove_prefix(digits.size());
     return value * scale;
 }
 
@@ -246,7 +245,7 @@ inline std::optional<std::chrono::milliseconds> parse_retry_after_ms(std::string
     bool fraction = false;
     if (!v.empty() && v.front() == '.') {
         v.remove_prefix(1);
-        const auto digits = v.substr(0, v.find_first_not_of("0123456789"));
+        const auto digits = leading_digits(v);
         if (digits.empty())
             return std::nullopt;
         fraction = digits.find_first_not_of('0') != std::string_view::npos;
