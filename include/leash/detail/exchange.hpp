@@ -71,15 +71,6 @@ inline bool body_piece_or_end(const response_parser& p) noexcept
     return p.has_body() || p.message_done();
 }
 
-// Reads what the stream has into the connection's buffer (every buffered byte must have been
-// parsed).
-inline asio::awaitable<void> read_more(connection& c, std::error_code& ec)
-{
-    const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec)
-        c.commit(n);
-}
-
 // Reads and parses until the final head is complete (or, with stop_at_interim, until an
 // interim response such as 100 Continue arrived).
 inline asio::awaitable<std::error_code> read_head(connection& c, bool stop_at_interim, attempt_facts& facts,
@@ -92,7 +83,8 @@ inline asio::awaitable<std::error_code> read_head(connection& c, bool stop_at_in
     while (!parse_buffered(c, reached, ec) && !ec) {
         if (is_canceled_now(co_await asio::this_coro::cancellation_state, ec))
             break;
-        co_await read_more(c, ec);
+        // (Read in place, not in a coroutine of its own: this runs for every response.)
+        const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
         // A TLS peer that vanished without close_notify ends the head just like EOF.
         if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
             ec = {};
@@ -103,6 +95,7 @@ inline asio::awaitable<std::error_code> read_head(connection& c, bool stop_at_in
         }
         if (ec)
             break;
+        c.commit(n);
         if (trace && !facts.response_bytes_received)
             trace(&trace_hooks::first_response_byte, request_event{trace.request, c.id});
         facts.response_bytes_received = true;
@@ -191,26 +184,24 @@ struct exchange_plan {
     }
 };
 
-// Writes the head (and a body in memory with it). A small request usually fits the socket's
-// send buffer: it is written at once, and only what the socket did not take waits (under the
-// write timeout).
-inline asio::awaitable<std::error_code> write_head(connection& c, const exchange_plan& plan, attempt_facts& facts)
+// The head (and a body in memory with it), as far as the socket takes it at once: a small
+// request usually fits the socket's send buffer, and only what it did not take waits (under
+// the write timeout). A plain function, not a coroutine: this runs for every request. TLS
+// writes go through the stream's engine, so there everything is left to write_buffers.
+using head_buffers = std::array<asio::const_buffer, 2>;
+inline head_buffers write_head_now(connection& c, const exchange_plan& plan, attempt_facts& facts, std::error_code& ec)
 {
-    std::array<asio::const_buffer, 2> out{asio::buffer(c.head), plan.body_with_head ? asio::buffer(plan.req.body)
-                                                                                   : asio::const_buffer()};
-    if (!c.stream.is_tls()) {
-        std::error_code ec;
-        const auto written = c.stream.write_some_now(out, ec);
-        facts.request_bytes_written = written > 0;
-        if (ec && ec != asio::error::would_block)
-            co_return ec;
-        const auto from_head = std::min(written, out[0].size());
-        out[0] += from_head;
-        out[1] += written - from_head;
-        if (asio::buffer_size(out) == 0)
-            co_return std::error_code{};
-    }
-    co_return co_await write_buffers(c, out, plan.limits, plan.timer, facts);
+    head_buffers out{asio::buffer(c.head), plan.body_with_head ? asio::buffer(plan.req.body) : asio::const_buffer()};
+    if (c.stream.is_tls())
+        return out;
+    const auto written = c.stream.write_some_now(out, ec);
+    facts.request_bytes_written = written > 0;
+    if (ec == asio::error::would_block)
+        ec = {};
+    const auto from_head = std::min(written, out[0].size());
+    out[0] += from_head;
+    out[1] += written - from_head;
+    return out;
 }
 
 // Waits for the answer to "Expect: 100-continue": an interim response (send the body), a final
@@ -242,7 +233,9 @@ inline asio::awaitable<std::error_code> exchange(connection& c, const exchange_p
     std::error_code ec;
     if (is_canceled_now(co_await asio::this_coro::cancellation_state, ec))
         co_return ec;
-    ec = co_await write_head(c, plan, facts);
+    auto head_rest = write_head_now(c, plan, facts, ec);
+    if (!ec && asio::buffer_size(head_rest) != 0)
+        ec = co_await write_buffers(c, head_rest, plan.limits, plan.timer, facts);
     if (ec) {
         plan.wrote_request(c, ec);
         co_return ec;
