@@ -24,15 +24,20 @@ namespace leash {
 
 namespace detail {
 
-// The bytes of RFC 9110 5.6.2's tchar, as a table (looked up once per byte of every field name).
-inline constexpr auto token_chars = [] {
+// A table of the bytes that are ASCII letters, digits or one of `others` (a lookup per byte
+// where a rule runs over every byte of a field name or a host).
+constexpr std::array<bool, 256> alnum_and(std::string_view others)
+{
     std::array<bool, 256> table{};
     for (int c = 0; c < 256; ++c)
         table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    for (const unsigned char c : std::string_view("!#$%&'*+-.^_`|~"))
+    for (const unsigned char c : others)
         table[c] = true;
     return table;
-}();
+}
+
+// The bytes of RFC 9110 5.6.2's tchar.
+inline constexpr auto token_chars = alnum_and("!#$%&'*+-.^_`|~");
 
 inline bool is_token_char(unsigned char c) noexcept
 {

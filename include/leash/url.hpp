@@ -13,7 +13,6 @@
 
 #include <asio/ip/address_v6.hpp>
 
-#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
@@ -64,14 +63,7 @@ inline bool is_url_char(unsigned char c) noexcept
 }
 
 // The bytes of a registered name or IPv4 address (RFC 3986 unreserved, and "%" of an escape).
-inline constexpr auto reg_name_chars = [] {
-    std::array<bool, 256> table{};
-    for (int c = 0; c < 256; ++c)
-        table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    for (const unsigned char c : std::string_view("-._~%"))
-        table[c] = true;
-    return table;
-}();
+inline constexpr auto reg_name_chars = alnum_and("-._~%");
 
 inline bool is_reg_name_char(unsigned char c) noexcept
 {
