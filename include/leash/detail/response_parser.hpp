@@ -6,7 +6,8 @@
 // tests/support/reference_framing.hpp states every rule, and is the fuzzing oracle.
 //
 // feed() stops early so the caller never has to buffer a whole body: after each piece of body
-// (take_body()) and at the end of the message. Interim 1xx responses (100 Continue, 103, ...) are consumed silently.
+// (take_body()) and at the end of the message. Interim 1xx responses (100 Continue, 103, ...)
+// are consumed silently.
 // Body views point into the caller's input and stay valid until the caller reuses it.
 #pragma once
 
@@ -68,10 +69,10 @@ public:
             data = "";  // (llhttp may not offset a null pointer, even by nothing)
         std::size_t used = 0;
         do {  // (at least once: with no bytes, llhttp still ends a message after its last piece)
-            // In a head (or trailer section) llhttp gets the bytes only up to where the head
-            // may end, each line checked first for what llhttp would let through: a line
-            // folded onto the previous one (obs-fold, which llhttp joins into the value; RFC
-            // 9112 5.2 allows refusing it) and a line not ended by CRLF.
+            // In a head (or trailer section) llhttp gets only bytes whose lines were checked
+            // first for what llhttp would let through (line_check: a folded line, which
+            // llhttp joins into the value, RFC 9112 5.2 allowing to refuse it; a line not
+            // ended by CRLF; ...), and in a chunked body only checked chunk framing.
             const std::size_t rest = n - used;
             std::size_t step = rest;
             if (in_head_) {
