@@ -57,6 +57,12 @@ TEST_CASE("keep-alive hint: timeout=N is read from the Keep-Alive header")
     CHECK_FALSE(detail::keep_alive_timeout_hint(headers{}));
 }
 
+TEST_CASE("keep-alive hint: the first timeout element decides")
+{
+    CHECK(detail::keep_alive_timeout_hint(headers{{"Keep-Alive", "timeout=3, timeout=9"}}) == 3);
+    CHECK_FALSE(detail::keep_alive_timeout_hint(headers{{"Keep-Alive", "timeout=abc, timeout=5"}}));
+}
+
 TEST_CASE("request validation: methods with CR, LF, NUL, spaces or separators are refused")
 {
     for (std::string method : {std::string("GET\r\n"), std::string("GE\nT"), std::string("GET\0", 4),

@@ -69,20 +69,16 @@ inline std::optional<long> keep_alive_timeout_hint(const headers& h)
     auto v = h.get("Keep-Alive");
     if (!v)
         return std::nullopt;
-    std::optional<long> timeout;
-    bool refused = false;
-    for_each_list_element(*v, [&](std::string_view item) {
+    std::optional<std::string_view> first;  // the first "timeout=" element's value decides
+    for_each_list_element(*v, [&first](std::string_view item) {
         const auto eq = item.find('=');
-        if (timeout || refused || eq == std::string_view::npos || !iequals(trim_ows(item.substr(0, eq)), "timeout"))
-            return;
-        long value = 0;
-        const auto num = trim_ows(item.substr(eq + 1));
-        if (num.size() > 9 || parse_decimal_digits(num, value) != decimal_parse::ok)
-            refused = true;
-        else
-            timeout = value;
+        if (!first && eq != std::string_view::npos && iequals(trim_ows(item.substr(0, eq)), "timeout"))
+            first = trim_ows(item.substr(eq + 1));
     });
-    return timeout;
+    long value = 0;
+    if (!first || first->size() > 9 || parse_decimal_digits(*first, value) != decimal_parse::ok)
+        return std::nullopt;
+    return value;
 }
 
 } // namespace leash::detail
