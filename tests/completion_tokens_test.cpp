@@ -319,7 +319,9 @@ TEST_CASE("completion tokens: a canceled sse::reader::async_next ends promptly a
 TEST_CASE("operations: an exception inside an operation reaches its handler as an error code, not run()")
 {
     asio::io_context ioc;
-    const auto throwing = [](std::exception_ptr e) -> asio::awaitable<leash::detail::op_result<int>> {
+    const auto throwing = [](std::exception_ptr e,
+                             leash::detail::operation_entry entry) -> asio::awaitable<leash::detail::op_result<int>> {
+        co_await entry.begin();
         std::rethrow_exception(e);
         co_return leash::detail::op_result<int>{};
     };
@@ -331,7 +333,10 @@ TEST_CASE("operations: an exception inside an operation reaches its handler as a
     for (const auto& [thrown, expected] : cases) {
         int calls = 0;
         std::error_code result;
-        leash::detail::spawn_operation(ioc.get_executor(), throwing(thrown), [&](std::error_code ec, int) {
+        leash::detail::spawn_operation(
+            ioc.get_executor(),
+            leash::detail::make_operation([&](leash::detail::operation_entry entry) { return throwing(thrown, entry); }),
+            [&](std::error_code ec, int) {
             ++calls;
             result = ec;
         });

@@ -114,7 +114,9 @@ private:
                 detail::post_result(std::forward<Handler>(handler), core->executor(), core->read_some_now(out));
             else
                 detail::start_operation(std::forward<Handler>(handler), false, core->executor(),
-                                        read_some_op(reading{core}, out));
+                                        detail::make_operation([&](detail::operation_entry entry) {
+                                            return read_some_op(reading{core}, out, entry);
+                                        }));
         }
     };
 
@@ -131,7 +133,9 @@ private:
                 detail::post_result(std::forward<Handler>(handler), core->executor(), core->read_all_now(limit));
             else
                 detail::start_operation(std::forward<Handler>(handler), false, core->executor(),
-                                        read_all_op(reading{core}, limit));
+                                        detail::make_operation([&](detail::operation_entry entry) {
+                                            return read_all_op(reading{core}, limit, entry);
+                                        }));
         }
     };
 
@@ -161,7 +165,6 @@ private:
     // Whether the read was canceled before it began (then it ends the lease, as close() does).
     static asio::awaitable<bool> canceled_before_start(detail::body_core& core)
     {
-        co_await asio::this_coro::throw_if_cancelled(false);
         const bool canceled = detail::cancel_requested(co_await asio::this_coro::cancellation_state);
         if (!canceled)
             co_return false;
@@ -169,8 +172,9 @@ private:
         co_return true;
     }
 
-    static asio::awaitable<detail::op_result<std::size_t>> read_some_op(reading r, asio::mutable_buffer out)
+    static asio::awaitable<detail::op_result<std::size_t>> read_some_op(reading r, asio::mutable_buffer out, detail::operation_entry entry)
     {
+        co_await entry.begin();
         const bool canceled = co_await canceled_before_start(r.core());
         if (canceled)
             co_return detail::failed<std::size_t>(asio::error::operation_aborted);
@@ -178,8 +182,9 @@ private:
         co_return result;
     }
 
-    static asio::awaitable<detail::op_result<std::string>> read_all_op(reading r, std::size_t limit)
+    static asio::awaitable<detail::op_result<std::string>> read_all_op(reading r, std::size_t limit, detail::operation_entry entry)
     {
+        co_await entry.begin();
         const bool canceled = co_await canceled_before_start(r.core());
         if (canceled)
             co_return detail::failed<std::string>(asio::error::operation_aborted);

@@ -74,7 +74,10 @@ public:
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_send(request req, Token&& token = {})
     {
-        return detail::spawn_operation(state_->transport.get_executor(), send(state_, std::move(req)),
+        return detail::spawn_operation(state_->transport.get_executor(),
+                                       detail::make_operation([&](detail::operation_entry entry) {
+                                           return send(state_, std::move(req), entry);
+                                       }),
                                        std::forward<Token>(token));
     }
 
@@ -90,9 +93,10 @@ private:
         std::atomic<std::uint64_t> retries{0};
     };
 
-    static asio::awaitable<detail::op_result<response>> send(std::shared_ptr<state> s, request req)
+    static asio::awaitable<detail::op_result<response>> send(std::shared_ptr<state> s, request req,
+                                                             detail::operation_entry entry)
     {
-        co_await asio::this_coro::throw_if_cancelled(false);
+        co_await entry.begin();
         // (A cancellation that came before the first step is in this state only.)
         if (detail::is_canceled(co_await asio::this_coro::cancellation_state))
             co_return detail::failed<response>(asio::error::operation_aborted);

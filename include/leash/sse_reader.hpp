@@ -101,7 +101,8 @@ private:
             auto ex = s->body.get_executor();
             if (!ex)
                 ex = asio::make_strand(asio::system_executor());
-            detail::start_operation(std::forward<Handler>(handler), false, std::move(ex), next(s));
+            detail::start_operation(std::forward<Handler>(handler), false, std::move(ex),
+                                    detail::make_operation([&](detail::operation_entry entry) { return next(s, entry); }));
         }
     };
 
@@ -114,9 +115,9 @@ private:
         return detail::failed<event>(ec);
     }
 
-    static asio::awaitable<detail::op_result<event>> next(std::shared_ptr<state> s)
+    static asio::awaitable<detail::op_result<event>> next(std::shared_ptr<state> s, detail::operation_entry entry)
     {
-        co_await asio::this_coro::throw_if_cancelled(false);
+        co_await entry.begin();
         // A request that came before this first step is recorded here; the reset below (every
         // cancellation type ends the read) would forget it.
         const bool canceled_early = detail::cancel_requested(co_await asio::this_coro::cancellation_state);

@@ -65,7 +65,9 @@ public:
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_send(request req, Token&& token = {})
     {
-        return detail::spawn_operation(state_->executor(), detail::transport_state::send(state_, std::move(req)),
+        return detail::spawn_operation(state_->executor(), detail::make_operation([&](detail::operation_entry entry) {
+                                           return detail::transport_state::send(state_, std::move(req), entry);
+                                       }),
                                        std::forward<Token>(token));
     }
 
@@ -80,7 +82,9 @@ public:
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_shutdown(std::chrono::milliseconds grace, Token&& token = {})
     {
-        return detail::spawn_operation(state_->executor(), detail::transport_state::drain(state_, grace),
+        return detail::spawn_operation(state_->executor(), detail::make_operation([&](detail::operation_entry entry) {
+                                           return detail::transport_state::drain(state_, grace, entry);
+                                       }),
                                        std::forward<Token>(token));
     }
 

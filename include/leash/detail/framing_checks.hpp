@@ -97,6 +97,10 @@ private:
     bool check_text(const char* from, const char* to) noexcept
     {
         if (status_line_) {
+            if (column_ == 0 && to - from >= static_cast<std::ptrdiff_t>(reason_column) && is_status_start(from)) {
+                from += reason_column;  // (the common case at once)
+                column_ = reason_column;
+            }
             for (; from != to; ++from, ++column_)
                 if (!status_line_char(static_cast<unsigned char>(*from), column_))
                     return false;
@@ -128,6 +132,14 @@ private:
         case '#': return c >= '0' && c <= '9';
         default: return c == static_cast<unsigned char>(status_start[column]);
         }
+    }
+
+    // Whether the reason_column bytes at `p` are a status line up to its reason.
+    static bool is_status_start(const char* p) noexcept
+    {
+        const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+        return std::memcmp(p, status_start.data(), 7) == 0 && (p[7] == '0' || p[7] == '1') && p[8] == ' '
+            && digit(p[9]) && digit(p[10]) && digit(p[11]) && p[12] == ' ';
     }
 
     // A status line up to its reason: "HTTP/1.", a minor version ('?': 0 or 1), SP, three

@@ -9,14 +9,16 @@
 //   start_operation(handler, ...)  running an internal coroutine, and
 //   post_result(handler, ...)      delivering a result known at initiation, posted to the
 //                                  handler's associated executor, never inside the initiating call.
-// spawn_operation / spawn_operation_on are the single-path forms.
+// spawn_operation is the single-path form.
 //
-// No exception escapes an operation: every coroutine runs with throw_if_cancelled(false) (a
-// cancellation is seen as an error code from the awaited operation, or in
-// this_coro::cancellation_state), and an exception that still leaves one is delivered to its
-// handler as an error code (error_from), exactly once. A cancellation requested before the
-// coroutine's first step is held back until then (cancellation_gate): an operation that looks
-// at its cancellation state before resetting it sees it.
+// No exception escapes an operation: every operation's coroutine is made with an
+// operation_entry and its first statement is `co_await entry.begin();`, which sets
+// throw_if_cancelled(false) for the whole coroutine stack (a cancellation is then seen as an
+// error code from the awaited operation, or in this_coro::cancellation_state); an exception
+// that still leaves one is delivered to its handler as an error code (error_from), exactly
+// once. A cancellation requested before that first step is held back until then
+// (cancellation_gate): an operation that looks at its cancellation state before resetting it
+// sees it.
 #pragma once
 
 #include <leash/error.hpp>
@@ -167,17 +169,39 @@ struct forward_to_gate {
     void operator()(asio::cancellation_type type) const { gate->request(type); }
 };
 
-// Runs `op` with cancellation reported as error codes, whatever `op` itself sets up (the flag
-// belongs to the whole spawned coroutine stack), then lets the gate's requests through: one
-// held back is recorded in the coroutine's cancellation state before `op` begins.
+// What an operation's coroutine is made with. Its first statement is `co_await entry.begin();`:
+// from then on a cancellation is an error code, not an exception, for the whole coroutine
+// stack, and one requested before that step is in this_coro::cancellation_state. (begin()
+// lets the gate's requests through first; nothing is awaited between that and the flag.)
+// Lifetime: the gate outlives the coroutine (the operation, then its handler, hold it).
+class operation_entry {
+public:
+    explicit operation_entry(cancellation_gate& gate) noexcept : gate_(&gate) {}
+
+    asio::this_coro::throw_if_cancelled_1_t begin() const
+    {
+        gate_->open();
+        return asio::this_coro::throw_if_cancelled(false);
+    }
+
+private:
+    cancellation_gate* gate_;
+};
+
+// An operation not started yet: its coroutine and the gate the coroutine opens.
 template <class R>
-asio::awaitable<R> without_cancellation_exceptions(std::shared_ptr<cancellation_gate> gate, asio::awaitable<R> op)
+struct operation {
+    std::shared_ptr<cancellation_gate> gate;
+    asio::awaitable<R> coroutine;
+};
+
+// The operation whose coroutine `make(entry)` makes (called at once).
+template <class MakeCoroutine>
+auto make_operation(MakeCoroutine&& make)
 {
-    co_await asio::this_coro::throw_if_cancelled(false);
-    if (gate)
-        gate->open();
-    auto result = co_await std::move(op);
-    co_return result;
+    auto gate = std::make_shared<cancellation_gate>();
+    auto coroutine = std::forward<MakeCoroutine>(make)(operation_entry(*gate));
+    return operation<typename decltype(coroutine)::value_type>{std::move(gate), std::move(coroutine)};
 }
 
 // Delivers the result to `handler`, keeping the gate (whose signal the coroutine's
@@ -190,7 +214,7 @@ struct deliver_gated : deliver<Handler> {
 // Runs `op` for `handler`. own_strand: on a strand of the handler's executor (strand_for);
 // else exactly on `ex`. The handler is called once, on its associated executor (or `ex`).
 template <class Handler, class R>
-void start_operation(Handler&& handler, bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op)
+void start_operation(Handler&& handler, bool own_strand, asio::any_io_executor ex, operation<R> op)
 {
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto handler_ex = asio::get_associated_executor(handler, ex);
@@ -202,16 +226,15 @@ void start_operation(Handler&& handler, bool own_strand, asio::any_io_executor e
         else
             run_on = strand_for(ex);
     }
-    std::shared_ptr<cancellation_gate> gate;
+    auto gate_slot = asio::cancellation_slot();
     if (slot.is_connected()) {
-        gate = std::make_shared<cancellation_gate>();
-        slot.template emplace<forward_to_gate>(forward_to_gate{gate});
+        slot.template emplace<forward_to_gate>(forward_to_gate{op.gate});
+        gate_slot = op.gate->slot();
     }
     using handler_type = std::decay_t<Handler>;
-    auto gate_slot = gate ? gate->slot() : asio::cancellation_slot();
-    auto done = asio::bind_executor(handler_ex, deliver_gated<handler_type>{{std::forward<Handler>(handler)}, gate});
-    asio::co_spawn(run_on, without_cancellation_exceptions(std::move(gate), std::move(op)),
-                   asio::bind_cancellation_slot(gate_slot, std::move(done)));
+    auto done = asio::bind_executor(handler_ex,
+                                    deliver_gated<handler_type>{{std::forward<Handler>(handler)}, std::move(op.gate)});
+    asio::co_spawn(run_on, std::move(op.coroutine), asio::bind_cancellation_slot(gate_slot, std::move(done)));
 }
 
 // Completes `handler` with `result`, known at initiation: posted to the handler's associated
@@ -226,10 +249,10 @@ void post_result(Handler&& handler, const asio::any_io_executor& ex, op_result<T
     });
 }
 
-// The initiation of a single-path operation: runs the coroutine it is given.
+// The initiation of a single-path operation: runs the operation it is given.
 struct initiate_operation {
     template <class Handler, class R>
-    void operator()(Handler&& handler, bool own_strand, asio::any_io_executor ex, asio::awaitable<R> op) const
+    void operator()(Handler&& handler, bool own_strand, asio::any_io_executor ex, operation<R> op) const
     {
         start_operation(std::forward<Handler>(handler), own_strand, std::move(ex), std::move(op));
     }
@@ -239,18 +262,10 @@ struct initiate_operation {
 // that executor itself when it already is a strand, so the operation is serialised with the
 // caller and a cancellation emitted there cannot race it; otherwise on a new strand of it.
 template <class R, class Token>
-auto spawn_operation(asio::any_io_executor ex, asio::awaitable<R> op, Token&& token)
+auto spawn_operation(asio::any_io_executor ex, operation<R> op, Token&& token)
 {
     return asio::async_initiate<Token, typename signature_of<R>::type>(initiate_operation{}, token, true,
                                                                       std::move(ex), std::move(op));
-}
-
-// Runs `op` on exactly `strand` (for objects bound to one, like a body).
-template <class R, class Token>
-auto spawn_operation_on(asio::any_io_executor strand, asio::awaitable<R> op, Token&& token)
-{
-    return asio::async_initiate<Token, typename signature_of<R>::type>(initiate_operation{}, token, false,
-                                                                      std::move(strand), std::move(op));
 }
 
 } // namespace leash::detail

@@ -107,10 +107,12 @@ public:
 
     // The whole request, up to a response whose body may still be unread. Holds `self` until
     // it completes, so the transport handle may go at any time.
-    static asio::awaitable<op_result<response>> send(std::shared_ptr<transport_state> self, request req);
+    static asio::awaitable<op_result<response>> send(std::shared_ptr<transport_state> self, request req,
+                                                      operation_entry entry);
     // shutdown(), then waits until nothing is in flight, at most `grace`; then closes what
     // remains (error::shutdown_incomplete).
-    static asio::awaitable<std::error_code> drain(std::shared_ptr<transport_state> self, clock::duration grace);
+    static asio::awaitable<std::error_code> drain(std::shared_ptr<transport_state> self, clock::duration grace,
+                                                 operation_entry entry);
 
     // A leased connection comes back from a finished message.
     void release(connection_ptr c, bool reusable);
@@ -159,6 +161,14 @@ private:
         connection_ptr conn;
         bool reused = false;
     };
+    // The pool's answer to a request, taken without I/O: a result (an idle connection that is
+    // still alive, or an error), or a slot to dial in, or a place in the host's queue.
+    struct checkout {
+        pool_type::outcome what;
+        op_result<acquired> result;  // unless what is dial or wait
+        waiter_ptr waiter;           // when what is wait
+        bool settled() const noexcept { return what != pool_type::outcome::dial && what != pool_type::outcome::wait; }
+    };
 
     request_plan plan_request(const request& req, const url& u) const;
     void start_attempt(connection& c, bool reused, const request& req, const url& u, const request_plan& plan,
@@ -168,7 +178,9 @@ private:
     op_result<response> hand_over(connection_ptr conn, const asio::any_io_executor& strand, const request& req,
                                   const request_plan& plan, const attempt_facts& facts, phase_timer& timer);
 
-    asio::awaitable<op_result<acquired>> acquire(const request_plan& plan, const url& u, phase_timer& timer);
+    checkout check_out(const request_plan& plan, const asio::any_io_executor& strand);
+    asio::awaitable<op_result<acquired>> finish_checkout(const request_plan& plan, const url& u, phase_timer& timer,
+                                                         checkout out);
     asio::awaitable<op_result<acquired>> wait_for_grant(const request_plan& plan, const url& u, phase_timer& timer,
                                                         const waiter_ptr& waiter);
     void give_back_grant(const std::string& key, connection_ptr conn);

@@ -8,9 +8,9 @@
 namespace leash::detail {
 
 inline asio::awaitable<op_result<response>> transport_state::send(std::shared_ptr<transport_state> self,
-                                                                  request req)
+                                                                  request req, operation_entry entry)
 {
-    co_await asio::this_coro::throw_if_cancelled(false);
+    co_await entry.begin();
     // (A cancellation that came before the first step is in this state only.)
     if (is_canceled(co_await asio::this_coro::cancellation_state))
         co_return failed<response>(asio::error::operation_aborted);
@@ -29,7 +29,10 @@ inline asio::awaitable<op_result<response>> transport_state::send(std::shared_pt
 
     for (std::size_t attempt = 0;; ++attempt) {
         const auto asked_at = plan.trace ? clock::now() : clock::time_point{};
-        auto [acquire_error, got] = co_await s.acquire(plan, *u, timer);
+        auto out = s.check_out(plan, strand);
+        if (!out.settled())  // (no coroutine for an idle connection)
+            out.result = co_await s.finish_checkout(plan, *u, timer, std::move(out));
+        auto& [acquire_error, got] = out.result;
         if (acquire_error) {
             s.count_timeout(plan.key, acquire_error);
             co_return failed<response>(acquire_error);
@@ -143,21 +146,21 @@ inline op_result<response> transport_state::hand_over(connection_ptr conn, const
     return {std::error_code{}, std::move(r)};
 }
 
-// A connection for one attempt: an idle one that is still alive, a new one dialed in a slot
-// the pool reserved, or one granted after waiting in the host's queue.
-inline asio::awaitable<op_result<transport_state::acquired>>
-transport_state::acquire(const request_plan& plan, const url& u, phase_timer& timer)
+// The pool's answer for one attempt, now: an idle connection that is still alive (one found
+// dead is closed and the pool asked again), an error, or a slot to dial in or a place in the
+// host's queue, for finish_checkout.
+inline transport_state::checkout transport_state::check_out(const request_plan& plan,
+                                                            const asio::any_io_executor& strand)
 {
-    const auto strand = co_await asio::this_coro::executor;
     for (bool first = true;; first = false) {
         std::vector<pool_type::closing> expired;
         typename pool_type::acquire_result res;
-        waiter_ptr waiter;
+        checkout out;
         {
             std::lock_guard lock(mutex_);
             res = pool_.acquire(plan.key, clock::now(), expired, [&] {
-                waiter = std::make_shared<pool_waiter>(strand);
-                return waiter;
+                out.waiter = std::make_shared<pool_waiter>(strand);
+                return out.waiter;
             });
             if (res.conn)
                 (*res.conn)->owner = strand;
@@ -169,22 +172,36 @@ transport_state::acquire(const request_plan& plan, const url& u, phase_timer& ti
         if (plan.trace && first)
             plan.trace(&trace_hooks::get_conn, get_conn_event{plan.trace.request, res.what == pool_type::outcome::wait});
 
+        out.what = res.what;
         switch (res.what) {
         case pool_type::outcome::shut_down:
-            co_return failed<acquired>(error::shut_down);
+            out.result = failed<acquired>(error::shut_down);
+            return out;
         case pool_type::outcome::overloaded:
-            co_return failed<acquired>(error::pool_overloaded);
+            out.result = failed<acquired>(error::pool_overloaded);
+            return out;
         case pool_type::outcome::idle:
-            if ((*res.conn)->stream.probe_idle_alive())
-                co_return op_result<acquired>{std::error_code{}, {std::move(*res.conn), true}};
+            if ((*res.conn)->stream.probe_idle_alive()) {
+                out.result = {std::error_code{}, {std::move(*res.conn), true}};
+                return out;
+            }
             close_leased(std::move(*res.conn), close_reason::dead_at_checkout);
             continue;
         case pool_type::outcome::dial:
-            co_return co_await dial_in_slot(plan, u, timer);
         case pool_type::outcome::wait:
-            co_return co_await wait_for_grant(plan, u, timer, waiter);
+            return out;
         }
     }
+}
+
+// A connection for a checkout that did not settle: a new one dialed in the slot the pool
+// reserved, or one granted after waiting in the host's queue.
+inline asio::awaitable<op_result<transport_state::acquired>>
+transport_state::finish_checkout(const request_plan& plan, const url& u, phase_timer& timer, checkout out)
+{
+    if (out.what == pool_type::outcome::dial)
+        co_return co_await dial_in_slot(plan, u, timer);
+    co_return co_await wait_for_grant(plan, u, timer, out.waiter);
 }
 
 // Queued: sleeps until granted (a connection, or a slot to dial in), failed, timed out or

@@ -189,9 +189,9 @@ inline void transport_state::close_by_shutdown(const std::vector<owned_connectio
 }
 
 inline asio::awaitable<std::error_code> transport_state::drain(std::shared_ptr<transport_state> self,
-                                                               clock::duration grace)
+                                                               clock::duration grace, operation_entry entry)
 {
-    co_await asio::this_coro::throw_if_cancelled(false);
+    co_await entry.begin();
     // (A cancellation that came before the first step is in this state only.)
     if (is_canceled(co_await asio::this_coro::cancellation_state))
         co_return std::error_code(asio::error::operation_aborted);
