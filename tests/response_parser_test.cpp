@@ -328,6 +328,14 @@ TEST_CASE("parser: a CR not followed by LF in a head is refused")
     check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n", error::error::malformed_response);
     // (and after the CR ending an empty header value)
     check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A: \rContent-Length: 0\r\n\r\n", error::error::malformed_response);
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A:\rContent-Length: 0\r\n\r\n", error::error::malformed_response);
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nX-A: \t \r\rContent-Length: 0\r\n\r\n", error::error::malformed_response);
+    // (and in the values llhttp reads itself)
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nContent-Length: 0\rX\r\n\r\n", error::error::malformed_response);
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nConnection: close\rX\r\nContent-Length: 0\r\n\r\n",
+                                error::error::malformed_response);
+    check_refused_in_any_pieces("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\rX\r\n\r\n0\r\n\r\n",
+                                error::error::malformed_response);
 }
 
 TEST_CASE("parser: empty lines before the status line are skipped")

@@ -56,7 +56,7 @@ public:
                     return refuse(static_cast<std::size_t>(cr + 1 - data));  // a CR before something else
                 if (!cr && lf)
                     return refuse(static_cast<std::size_t>(lf - data));  // a bare LF
-                if (!check_text(from, cr ? cr : end) || (cr && !line_complete()))
+                if (!check_text(from, cr ? cr : end, cr != nullptr) || (cr && !line_complete()))
                     return refuse(i);
                 if (!lf) {
                     if (cr)
@@ -94,7 +94,8 @@ private:
     }
 
     // Checks line text (no CR or LF): all of a status line, a field line up to its colon.
-    bool check_text(const char* from, const char* to) noexcept
+    // at_cr: `to` points to the CR that ends the line.
+    bool check_text(const char* from, const char* to, bool at_cr) noexcept
     {
         if (status_line_) {
             if (column_ == 0 && to - from >= static_cast<std::ptrdiff_t>(reason_column) && is_status_start(from)) {
@@ -108,9 +109,7 @@ private:
         }
         if (column_ == name_done)
             return true;
-        const char* name_end = from;
-        while (name_end != to && is_token_char(static_cast<unsigned char>(*name_end)))
-            ++name_end;
+        const char* const name_end = token_end(from, to, at_cr);
         column_ += static_cast<std::size_t>(name_end - from);
         if (name_end == to)
             return true;  // the name goes on in the next piece, or the line has no colon
@@ -118,6 +117,21 @@ private:
             return false;
         column_ = name_done;
         return true;
+    }
+
+    // The end of the token bytes that start [from, to). at_cr: *to is a CR, which is not a
+    // token byte, so the loop needs no bound (the names of a head are most of what is scanned).
+    static const char* token_end(const char* from, const char* to, bool at_cr) noexcept
+    {
+        const auto token_byte = [](const char* p) { return is_token_char(static_cast<unsigned char>(*p)); };
+        if (at_cr) {
+            while (token_byte(from))
+                ++from;
+            return from;
+        }
+        while (from != to && token_byte(from))
+            ++from;
+        return from;
     }
 
     // Whether a line ending here is whole: a status line up to its reason, a field line's colon.
