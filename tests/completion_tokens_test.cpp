@@ -333,10 +333,10 @@ TEST_CASE("operations: an exception inside an operation reaches its handler as a
     for (const auto& [thrown, expected] : cases) {
         int calls = 0;
         std::error_code result;
-        leash::detail::spawn_operation(
-            ioc.get_executor(),
-            leash::detail::make_operation([&](leash::detail::operation_entry entry) { return throwing(thrown, entry); }),
-            [&](std::error_code ec, int) {
+        auto op = leash::detail::make_operation([&, e = thrown](leash::detail::operation_entry entry) {
+            return throwing(e, entry);
+        });
+        leash::detail::spawn_operation(ioc.get_executor(), std::move(op), [&](std::error_code ec, int) {
             ++calls;
             result = ec;
         });
