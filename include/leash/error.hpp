@@ -11,6 +11,7 @@
 // An invalid URL is reported with a code that says why (error::url_bad_port, ...; its message
 // says what to change); all of them compare equal to error::invalid_url:
 //     if (ec == leash::error::invalid_url)
+// An invalid proxy URL likewise: error::proxy_bad_port, ..., all equal to error::invalid_proxy.
 #pragma once
 
 #include <string>
@@ -76,6 +77,17 @@ enum class error {
     url_bad_host,             // a character that a host name does not have
     url_bad_port,             // a port that is not a decimal number from 1 to 65535
     url_bad_ipv6,             // a bracketed host that is not an IPv6 address
+
+    // Why a proxy URL (leash/proxy.hpp) is invalid: each of these compares equal to
+    // invalid_proxy, and its message says what to change (never what the URL was).
+    invalid_proxy,            // the proxy URL does not parse: reported as one of the codes below
+    proxy_unsupported_scheme, // a scheme other than http (https, socks4, socks5, ...)
+    proxy_bad_character,      // a space, control character or byte >= 0x80
+    proxy_no_host,            // nothing between "://" (or "@") and the port
+    proxy_bad_host,           // a character a host name does not have, or a bad bracketed IPv6
+    proxy_bad_port,           // a port that is not a decimal number from 1 to 65535
+    proxy_path,               // a path other than "/", a query or a fragment
+    proxy_bad_userinfo,       // a bad %-escape, a control character, or ':' in the user name
 };
 
 // Groups of codes, for comparisons such as ec == leash::condition::timeout.
@@ -135,6 +147,14 @@ inline const char* error_name(error e) noexcept
     case error::url_bad_host: return "url_bad_host";
     case error::url_bad_port: return "url_bad_port";
     case error::url_bad_ipv6: return "url_bad_ipv6";
+    case error::invalid_proxy: return "invalid_proxy";
+    case error::proxy_unsupported_scheme: return "proxy_unsupported_scheme";
+    case error::proxy_bad_character: return "proxy_bad_character";
+    case error::proxy_no_host: return "proxy_no_host";
+    case error::proxy_bad_host: return "proxy_bad_host";
+    case error::proxy_bad_port: return "proxy_bad_port";
+    case error::proxy_path: return "proxy_path";
+    case error::proxy_bad_userinfo: return "proxy_bad_userinfo";
     }
     return "unknown";
 }
@@ -189,6 +209,24 @@ inline const char* error_message(error e) noexcept
     case error::url_bad_port: return "invalid URL: the port is not a decimal number from 1 to 65535";
     case error::url_bad_ipv6:
         return "invalid URL: the host in brackets is not an IPv6 address (IPv6 hosts are written [2001:db8::1])";
+    case error::invalid_proxy: return "invalid proxy URL";
+    case error::proxy_unsupported_scheme:
+        return "invalid proxy URL: only http:// proxies are supported (not https://, socks4:// or socks5://); "
+               "write http://host:port";
+    case error::proxy_bad_character:
+        return "invalid proxy URL: a space, control character or non-ASCII byte; percent-encode it in the user "
+               "name or password (space: %20)";
+    case error::proxy_no_host: return "invalid proxy URL: no host; write http://host:port";
+    case error::proxy_bad_host:
+        return "invalid proxy URL: the host has a character other than letters, digits, '-', '.', '_', '~' and "
+               "'%', or is in brackets and not an IPv6 address (write [2001:db8::1])";
+    case error::proxy_bad_port: return "invalid proxy URL: the port is not a decimal number from 1 to 65535";
+    case error::proxy_path:
+        return "invalid proxy URL: a path, query or fragment after the host; write http://host:port (a '/' in "
+               "the user name or password is written %2F)";
+    case error::proxy_bad_userinfo:
+        return "invalid proxy URL: the user name or password has a malformed %-escape (write '%' as %25) or a "
+               "control character, or the user name has a ':' (Basic authentication cannot carry one)";
     }
     return "unknown leash error";
 }
@@ -239,16 +277,23 @@ inline bool is_url_error(error e) noexcept
     return e == error::invalid_url || (e >= error::url_relative && e <= error::url_bad_ipv6);
 }
 
+// True for error::invalid_proxy and the proxy_* codes that say why a proxy URL is invalid.
+inline bool is_proxy_error(error e) noexcept
+{
+    return e >= error::invalid_proxy && e <= error::proxy_bad_userinfo;
+}
+
 // ec is leash's code e; when e is error::invalid_url, also any url_* code, so that
-// `ec == leash::error::invalid_url` holds for every invalid URL whatever the reason. (An
-// error_condition cannot do this: comparing an error_code with an error code enum compares
-// category and value exactly.)
+// `ec == leash::error::invalid_url` holds for every invalid URL whatever the reason, and
+// likewise error::invalid_proxy for the proxy_* codes. (An error_condition cannot do this:
+// comparing an error_code with an error code enum compares category and value exactly.)
 inline bool operator==(const std::error_code& ec, error e) noexcept
 {
     if (ec.category() != error_category())
         return false;
     const auto mine = static_cast<error>(ec.value());
-    return mine == e || (e == error::invalid_url && is_url_error(mine));
+    return mine == e || (e == error::invalid_url && is_url_error(mine))
+        || (e == error::invalid_proxy && is_proxy_error(mine));
 }
 
 inline bool detail::condition_category_impl::equivalent(const std::error_code& code,
@@ -262,7 +307,8 @@ inline bool detail::condition_category_impl::equivalent(const std::error_code& c
         return (e >= error::resolve_timeout && e <= error::request_timeout)
             || e == error::pool_wait_timeout;
     case condition::invalid_request:
-        return (e >= error::invalid_url && e <= error::invalid_request_body) || is_url_error(e);
+        return (e >= error::invalid_url && e <= error::invalid_request_body) || is_url_error(e)
+            || is_proxy_error(e);
     }
     return false;
 }
