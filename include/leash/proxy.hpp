@@ -13,6 +13,9 @@
 //
 // Credentials in a proxy URL are never part of an error message, of what() of an exception,
 // or of proxy_server::to_string().
+//
+// The environment is read only when proxy_options_from_environment is called: a transport uses
+// the proxy_options it is given and nothing else.
 #pragma once
 
 #include <leash/detail/base64.hpp>
@@ -21,6 +24,9 @@
 #include <leash/url.hpp>
 
 #include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +58,23 @@ struct proxy_options {
     // direct: localhost and loopback addresses use the proxy unless listed here.
     std::string no_proxy{};
 };
+
+// Returns an environment variable's value, or nullopt when it is not set.
+using environment_lookup = std::function<std::optional<std::string>(const char* name)>;
+
+// The proxy settings in the environment, read in curl's order (lower case first):
+//   http     = http_proxy, else HTTP_PROXY, else all_proxy, else ALL_PROXY; HTTP_PROXY is
+//              skipped when REQUEST_METHOD is set, because in a CGI program a request's
+//              "Proxy:" header arrives as HTTP_PROXY (the "httpoxy" attack);
+//   https    = https_proxy, else HTTPS_PROXY, else all_proxy, else ALL_PROXY;
+//   no_proxy = no_proxy, else NO_PROXY.
+// A variable set to the empty string counts as unset. Values are copied as they are and
+// checked when the options are used. Reads the process environment with std::getenv: not
+// safe while another thread changes the environment (setenv, putenv).
+proxy_options proxy_options_from_environment();
+// The same rules over the variables that `lookup` returns; it is called at most once per
+// variable.
+proxy_options proxy_options_from_environment(const environment_lookup& lookup);
 
 // An HTTP proxy, parsed from a proxy URL. A plain value: copy it freely; concurrent reads are
 // safe.
@@ -213,6 +236,47 @@ inline std::string proxy_server::authority() const
     out += ':';
     out += std::to_string(port_);
     return out;
+}
+
+namespace detail {
+
+// The value of the first of `names` that is set and not empty, or "".
+inline std::string first_set(const environment_lookup& lookup, std::initializer_list<const char*> names)
+{
+    for (const char* name : names)
+        if (auto value = lookup(name); value && !value->empty())
+            return std::move(*value);
+    return {};
+}
+
+} // namespace detail
+
+inline proxy_options proxy_options_from_environment(const environment_lookup& lookup)
+{
+    const bool cgi = !detail::first_set(lookup, {"REQUEST_METHOD"}).empty();
+    proxy_options options;
+    options.http = cgi ? detail::first_set(lookup, {"http_proxy"})
+                       : detail::first_set(lookup, {"http_proxy", "HTTP_PROXY"});
+    options.https = detail::first_set(lookup, {"https_proxy", "HTTPS_PROXY"});
+    if (options.http.empty() || options.https.empty()) {
+        const auto all = detail::first_set(lookup, {"all_proxy", "ALL_PROXY"});
+        if (options.http.empty())
+            options.http = all;
+        if (options.https.empty())
+            options.https = all;
+    }
+    options.no_proxy = detail::first_set(lookup, {"no_proxy", "NO_PROXY"});
+    return options;
+}
+
+inline proxy_options proxy_options_from_environment()
+{
+    return proxy_options_from_environment([](const char* name) -> std::optional<std::string> {
+        const char* value = std::getenv(name);
+        if (value == nullptr)
+            return std::nullopt;
+        return std::string(value);
+    });
 }
 
 } // namespace leash
