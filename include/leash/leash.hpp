@@ -1,11 +1,12 @@
 // leash/leash.hpp - everything: transport, client, request, response, body, headers, url, errors,
-// streams, statistics and trace hooks.
+// streams, proxy settings, statistics and trace hooks.
 #pragma once
 
 #include <leash/body.hpp>
 #include <leash/client.hpp>
 #include <leash/error.hpp>
 #include <leash/headers.hpp>
+#include <leash/proxy.hpp>
 #include <leash/request.hpp>
 #include <leash/response.hpp>
 #include <leash/retry_policy.hpp>

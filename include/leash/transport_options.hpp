@@ -5,6 +5,7 @@
 // is constructed.
 #pragma once
 
+#include <leash/proxy.hpp>
 #include <leash/tls_options.hpp>
 #include <leash/trace.hpp>
 
@@ -58,6 +59,12 @@ struct transport_options {
 
     // --- TLS, for https:// URLs ---
     leash::tls_options tls;
+
+    // --- Proxies (leash/proxy.hpp) ---
+    // The proxy for http:// and for https:// targets and the hosts reached directly. Never
+    // read from the environment unless set from proxy_options_from_environment(). Not applied
+    // yet: requests connect directly whatever this holds.
+    proxy_options proxy;
 
     // --- Limits ---
     std::size_t max_response_header_bytes = 64 * 1024;
