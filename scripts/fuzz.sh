@@ -37,7 +37,7 @@ for name in "${targets[@]}"; do
     work="$dir/tests/fuzz/corpus/$name"
     mkdir -p "$work"
     echo "== fuzz_$name for ${seconds}s" >&2
-    (cd "$dir" && "tests/fuzz/fuzz_$name" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+    (cd "$dir" && "tests/fuzz/fuzz_$name" -max_total_time="$seconds" -max_len=4096 -timeout=60 \
         -print_final_stats=1 "tests/fuzz/corpus/$name" "$repo/tests/fuzz/corpus/$name") 2>&1 \
         | grep -E "^(stat::number_of_executed_units|stat::new_units_added|Done|==[0-9]+== ERROR|.*oracle failed)" || true
     if ls "$dir"/crash-* >/dev/null 2>&1; then
