@@ -61,6 +61,14 @@ TEST_CASE("request policy: the pool key is scheme, host and port, brackets aroun
     CHECK(leash::detail::pool_key(parsed("http://[::1]:8080/")) == "http://[::1]:8080");
 }
 
+TEST_CASE("request policy: through a proxy the pool key names the proxy too, without its credentials")
+{
+    const auto proxy = leash::proxy_server::parse("http://user:secret@proxy.internal:3128");
+    CHECK(leash::detail::pool_key(parsed("https://example.com/"), &proxy) == "https://example.com:443 via proxy.internal:3128");
+    CHECK(leash::detail::pool_key(parsed("http://[::1]:8080/"), &proxy) == "http://[::1]:8080 via proxy.internal:3128");
+    CHECK(leash::detail::pool_key(parsed("https://example.com/"), &proxy) != leash::detail::pool_key(parsed("https://example.com/")));
+}
+
 TEST_CASE("request policy: a Keep-Alive timeout shortens the idle timeout, less a margin of at most half")
 {
     leash::transport_options o;

@@ -25,6 +25,36 @@ TEST_CASE("request head: GET without body has no Content-Length; caller's Host w
     CHECK(out == "GET / HTTP/1.1\r\nHost: other\r\n\r\n");
 }
 
+TEST_CASE("request head: through a proxy the target is in absolute form and the proxy's credentials go along")
+{
+    auto req = request::get("http://example.com:8080/v1/models?x=1");
+    const auto proxy = proxy_server::parse("http://user:pa%40ss@proxy.internal:3128");
+    std::string out;
+    detail::write_request_head(out, req, url::parse(req.url), "", &proxy);
+    CHECK(out == "GET http://example.com:8080/v1/models?x=1 HTTP/1.1\r\n"
+                 "Proxy-Authorization: Basic dXNlcjpwYUBzcw==\r\n"
+                 "Host: example.com:8080\r\n\r\n");
+}
+
+TEST_CASE("request head: through a proxy without credentials no Proxy-Authorization is sent")
+{
+    auto req = request::get("http://[::1]/");
+    const auto proxy = proxy_server::parse("http://proxy.internal:3128");
+    std::string out;
+    detail::write_request_head(out, req, url::parse(req.url), "", &proxy);
+    CHECK(out == "GET http://[::1]/ HTTP/1.1\r\nHost: [::1]\r\n\r\n");
+}
+
+TEST_CASE("request head: a request's own Proxy-Authorization is sent instead of the proxy URL's")
+{
+    auto req = request::get("http://example.com/");
+    req.headers.set("Proxy-Authorization", "Bearer t");
+    const auto proxy = proxy_server::parse("http://user:pass@proxy.internal:3128");
+    std::string out;
+    detail::write_request_head(out, req, url::parse(req.url), "", &proxy);
+    CHECK(out == "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nProxy-Authorization: Bearer t\r\n\r\n");
+}
+
 TEST_CASE("request head: Content-Length is computed, never taken from the caller")
 {
     auto req = request::post("http://h/", "abc", "text/plain");

@@ -12,6 +12,11 @@
 // says what to change); all of them compare equal to error::invalid_url:
 //     if (ec == leash::error::invalid_url)
 // An invalid proxy URL likewise: error::proxy_bad_port, ..., all equal to error::invalid_proxy.
+//
+// A proxy that refuses to open a tunnel (any answer to CONNECT but 2xx and 407) is reported
+// in proxy_status_category(), whose value is the status the proxy sent; every such code
+// compares equal to error::proxy_connect_refused:
+//     if (ec == leash::error::proxy_connect_refused) log(ec.value());  // e.g. 403
 #pragma once
 
 #include <string>
@@ -88,6 +93,14 @@ enum class error {
     proxy_bad_port,           // a port that is not a decimal number from 1 to 65535
     proxy_path,               // a path other than "/", a query or a fragment
     proxy_bad_userinfo,       // a bad %-escape, a control character, or ':' in the user name
+
+    // The tunnel through a proxy to an https origin (the CONNECT exchange).
+    proxy_connect_timeout,    // the proxy did not answer CONNECT within the connect timeout
+    proxy_auth_required,      // the proxy answered CONNECT with 407 (Proxy Authentication Required)
+    proxy_connect_refused,    // the proxy answered CONNECT with a status other than 2xx and 407:
+                              // reported in proxy_status_category(), whose value is the status
+    proxy_bad_response,       // the proxy closed before its answer to CONNECT, sent something else
+                              // than an HTTP response head, or sent bytes after a 2xx head
 };
 
 // Groups of codes, for comparisons such as ec == leash::condition::timeout.
@@ -155,6 +168,10 @@ inline const char* error_name(error e) noexcept
     case error::proxy_bad_port: return "proxy_bad_port";
     case error::proxy_path: return "proxy_path";
     case error::proxy_bad_userinfo: return "proxy_bad_userinfo";
+    case error::proxy_connect_timeout: return "proxy_connect_timeout";
+    case error::proxy_auth_required: return "proxy_auth_required";
+    case error::proxy_connect_refused: return "proxy_connect_refused";
+    case error::proxy_bad_response: return "proxy_bad_response";
     }
     return "unknown";
 }
@@ -227,6 +244,11 @@ inline const char* error_message(error e) noexcept
     case error::proxy_bad_userinfo:
         return "invalid proxy URL: the user name or password has a malformed %-escape (write '%' as %25) or a "
                "control character, or the user name has a ':' (Basic authentication cannot carry one)";
+    case error::proxy_connect_timeout: return "the proxy did not answer CONNECT in time";
+    case error::proxy_auth_required:
+        return "the proxy wants credentials (407): give them in the proxy URL, http://user:password@host:port";
+    case error::proxy_connect_refused: return "the proxy refused to open a tunnel to the server";
+    case error::proxy_bad_response: return "the proxy did not answer CONNECT with a valid HTTP response";
     }
     return "unknown leash error";
 }
@@ -235,6 +257,16 @@ class error_category_impl final : public std::error_category {
 public:
     const char* name() const noexcept override { return "leash"; }
     std::string message(int ev) const override { return error_message(static_cast<error>(ev)); }
+};
+
+class proxy_status_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "leash.proxy_status"; }
+    std::string message(int status) const override
+    {
+        return "the proxy refused to open a tunnel to the server: it answered CONNECT with status "
+            + std::to_string(status);
+    }
 };
 
 class condition_category_impl final : public std::error_category {
@@ -261,6 +293,20 @@ inline const std::error_category& condition_category() noexcept
     return instance;
 }
 
+// The category of a proxy's refusal to open a tunnel: the value is the status it answered
+// CONNECT with.
+inline const std::error_category& proxy_status_category() noexcept
+{
+    static const detail::proxy_status_category_impl instance;
+    return instance;
+}
+
+// The code of a proxy that answered CONNECT with `status`; equal to error::proxy_connect_refused.
+inline std::error_code make_proxy_refusal(int status) noexcept
+{
+    return {status, proxy_status_category()};
+}
+
 inline std::error_code make_error_code(error e) noexcept
 {
     return {static_cast<int>(e), error_category()};
@@ -285,10 +331,13 @@ inline bool is_proxy_error(error e) noexcept
 
 // ec is leash's code e; when e is error::invalid_url, also any url_* code, so that
 // `ec == leash::error::invalid_url` holds for every invalid URL whatever the reason, and
-// likewise error::invalid_proxy for the proxy_* codes. (An error_condition cannot do this:
-// comparing an error_code with an error code enum compares category and value exactly.)
+// likewise error::invalid_proxy for the proxy_* codes, and error::proxy_connect_refused for
+// every code of proxy_status_category(). (An error_condition cannot do this: comparing an
+// error_code with an error code enum compares category and value exactly.)
 inline bool operator==(const std::error_code& ec, error e) noexcept
 {
+    if (ec.category() == proxy_status_category())
+        return e == error::proxy_connect_refused;
     if (ec.category() != error_category())
         return false;
     const auto mine = static_cast<error>(ec.value());
@@ -304,8 +353,8 @@ inline bool detail::condition_category_impl::equivalent(const std::error_code& c
     const auto e = static_cast<error>(code.value());
     switch (static_cast<condition>(cond)) {
     case condition::timeout:
-        return (e >= error::resolve_timeout && e <= error::request_timeout)
-            || e == error::pool_wait_timeout;
+        return (e >= error::resolve_timeout && e <= error::request_timeout) || e == error::pool_wait_timeout
+            || e == error::proxy_connect_timeout;
     case condition::invalid_request:
         return (e >= error::invalid_url && e <= error::invalid_request_body) || is_url_error(e)
             || is_proxy_error(e);

@@ -42,8 +42,9 @@ public:
 
     // The Host header value: host, bracketed if IPv6, with ":port" unless it is the default.
     std::string authority() const;
-    // Appends authority() to out, without a temporary string.
-    void append_authority(std::string& out) const;
+    // Appends authority() to out, without a temporary string; with always_port, ":port" even
+    // when it is the default (the authority-form of CONNECT).
+    void append_authority(std::string& out, bool always_port = false) const;
     // "scheme://authority" + target
     std::string to_string() const { return scheme_ + "://" + authority() + target_; }
 
@@ -192,13 +193,13 @@ inline url url::parse(std::string_view text)
     return std::move(*u);
 }
 
-inline void url::append_authority(std::string& out) const
+inline void url::append_authority(std::string& out, bool always_port) const
 {
     if (ipv6_)
         out.append("[").append(host_).append("]");
     else
         out.append(host_);
-    if (!has_default_port()) {
+    if (always_port || !has_default_port()) {
         char port[8] = {':'};
         const auto end = std::to_chars(port + 1, port + sizeof port, port_).ptr;
         out.append(port, static_cast<std::size_t>(end - port));

@@ -8,6 +8,7 @@
 #include <leash/detail/pool_core.hpp>
 #include <leash/detail/request_writer.hpp>
 #include <leash/headers.hpp>
+#include <leash/proxy.hpp>
 #include <leash/request.hpp>
 #include <leash/transport_options.hpp>
 #include <leash/url.hpp>
@@ -32,13 +33,17 @@ inline pool_limits make_pool_limits(const transport_options& o)
     return l;
 }
 
-// "scheme://host:port", the pool's per-host key.
-inline std::string pool_key(const url& u)
+// "scheme://host:port", the pool's per-host key; through a proxy, followed by " via " and the
+// proxy's host:port, so that a tunnel to one origin never carries another's requests and a
+// proxied connection never a direct request. (The proxy's credentials are not in the key:
+// they are fixed per proxy and scheme by the transport's options, and keys are shown in stats.)
+inline std::string pool_key(const url& u, const proxy_server* via = nullptr)
 {
     char port[8];
     const auto port_size = static_cast<std::size_t>(std::to_chars(port, port + sizeof port, u.port()).ptr - port);
     const std::string_view open = u.is_ipv6_literal() ? "://[" : "://", close = u.is_ipv6_literal() ? "]:" : ":";
-    const std::string_view parts[] = {u.scheme(), open, u.host(), close, {port, port_size}};
+    const std::string proxy = via ? " via " + via->authority() : std::string();
+    const std::string_view parts[] = {u.scheme(), open, u.host(), close, {port, port_size}, proxy};
     std::size_t size = 0;
     for (const auto part : parts)
         size += part.size();

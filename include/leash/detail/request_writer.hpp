@@ -3,6 +3,7 @@
 
 #include <leash/detail/decimal.hpp>
 #include <leash/error.hpp>
+#include <leash/proxy.hpp>
 #include <leash/request.hpp>
 #include <leash/url.hpp>
 
@@ -36,12 +37,21 @@ inline bool method_expects_body(std::string_view m) noexcept
 // Writes "METHOD target HTTP/1.1" and the fields into `out` (replacing its contents, keeping
 // its capacity). Adds Host and User-Agent unless present. Content-Length is always computed
 // from the body, or from the body source's length; a source of unknown length is sent
-// chunked (a caller's Content-Length or Transfer-Encoding is replaced).
-inline void write_request_head(std::string& out, const request& req, const url& u,
-                               std::string_view user_agent)
+// chunked (a caller's Content-Length or Transfer-Encoding is replaced). Through an HTTP proxy
+// (`via`, for an http:// URL), the target is in absolute form ("GET http://host/path") and
+// Proxy-Authorization is added when the proxy URL has credentials and the request has none.
+inline void write_request_head(std::string& out, const request& req, const url& u, std::string_view user_agent,
+                               const proxy_server* via = nullptr)
 {
     out.clear();
-    out.append(req.method).append(" ").append(u.target()).append(" HTTP/1.1\r\n");
+    out.append(req.method).append(" ");
+    if (via) {
+        out.append(u.scheme()).append("://");
+        u.append_authority(out);
+    }
+    out.append(u.target()).append(" HTTP/1.1\r\n");
+    if (via && via->has_credentials() && !req.headers.contains("Proxy-Authorization"))
+        out.append("Proxy-Authorization: ").append(via->basic_authorization()).append("\r\n");
     if (!req.headers.contains("Host")) {
         out.append("Host: ");
         u.append_authority(out);
