@@ -11,7 +11,8 @@
 // into the transport's blocking parts. The views in an event are valid only during the call.
 //
 // Order for one attempt: get_conn, then either got_conn (an idle connection) or dns_start,
-// dns_done, connect_start/connect_done per address tried, tls_handshake_start/done, got_conn
+// dns_done, connect_start/connect_done per address tried (of the proxy, through one),
+// proxy_connect_start/done (an https target through a proxy), tls_handshake_start/done, got_conn
 // (a new one); then wrote_headers, wrote_request, first_response_byte; later put_idle or
 // connection_closed when the response's body ends. A transparent retry starts again at
 // get_conn.
@@ -73,6 +74,19 @@ struct connect_done_event {
     std::error_code error;  // then the next address, if any, is tried
 };
 
+// The CONNECT exchange that opens a tunnel through a proxy to an https target.
+struct proxy_connect_start_event {
+    trace_request request;
+    std::string_view proxy;  // "host:port", never the credentials
+};
+
+struct proxy_connect_done_event {
+    trace_request request;
+    std::string_view proxy;
+    int status = 0;         // the proxy's final status; 0 when no valid answer came
+    std::error_code error;  // error::proxy_auth_required, proxy_connect_refused, ... or none
+};
+
 struct tls_handshake_start_event {
     trace_request request;
 };
@@ -125,6 +139,8 @@ struct trace_hooks {
     std::function<void(const dns_done_event&)> dns_done;
     std::function<void(const connect_start_event&)> connect_start;
     std::function<void(const connect_done_event&)> connect_done;
+    std::function<void(const proxy_connect_start_event&)> proxy_connect_start;
+    std::function<void(const proxy_connect_done_event&)> proxy_connect_done;
     std::function<void(const tls_handshake_start_event&)> tls_handshake_start;
     std::function<void(const tls_handshake_done_event&)> tls_handshake_done;
     std::function<void(const request_event&)> wrote_headers;

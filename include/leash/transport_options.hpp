@@ -62,8 +62,10 @@ struct transport_options {
 
     // --- Proxies (leash/proxy.hpp) ---
     // The proxy for http:// and for https:// targets and the hosts reached directly. Never
-    // read from the environment unless set from proxy_options_from_environment(). Not applied
-    // yet: requests connect directly whatever this holds.
+    // read from the environment unless set from proxy_options_from_environment(). An http://
+    // request goes to the proxy in absolute form; an https:// one through a CONNECT tunnel
+    // (under connect_timeout, like the TCP connect to the proxy), with TLS verified for the
+    // target. The transport's constructor throws std::system_error on an invalid proxy URL.
     proxy_options proxy;
 
     // --- Limits ---

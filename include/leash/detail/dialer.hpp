@@ -1,12 +1,15 @@
 // Opens a connection: resolve the host (or take its address as it is, or the transport's
 // resolve_overrides), connect to each address in turn under its own connect timeout, then the
-// TLS handshake for https. Free operations on a connection the caller holds, run on the
+// TLS handshake for https. Through a proxy: the proxy's host is resolved and connected to,
+// and for https a CONNECT tunnel to the target is opened first (under the connect timeout
+// again), then the TLS handshake with the target runs through it. Free operations on a connection the caller holds, run on the
 // caller's strand; they report what happened (dial_outcome) and leave counting to the caller.
 #pragma once
 
 #include <leash/detail/connection.hpp>
 #include <leash/detail/exchange.hpp>
 #include <leash/detail/phase_timer.hpp>
+#include <leash/detail/proxy_tunnel.hpp>
 #include <leash/detail/tls_client.hpp>
 #include <leash/detail/tracer.hpp>
 #include <leash/tls_error.hpp>
@@ -30,6 +33,9 @@ struct dial_plan {
     const phase_limits& limits;
     phase_timer& timer;
     const request_trace& trace;
+    const proxy_server* proxy = nullptr;  // the proxy to go through, or none
+    std::string_view user_agent = {};     // for CONNECT
+    parser_limits head_limits = {};       // for the proxy's answer to CONNECT
 };
 
 struct dial_outcome {
@@ -38,19 +44,21 @@ struct dial_outcome {
     bool tls_resumed = false;    // ... resuming a cached session
 };
 
-// The addresses to try for `u`: its literal address, its override, or what DNS says.
-inline asio::awaitable<std::error_code> find_endpoints(const url& u, const dial_plan& plan,
+// The addresses to try for host and port: the host's literal address, its override, or what
+// DNS says.
+inline asio::awaitable<std::error_code> find_endpoints(const std::string& host, std::uint16_t port,
+                                                       const dial_plan& plan,
                                                        std::vector<asio::ip::tcp::endpoint>& endpoints)
 {
     using asio::ip::tcp;
     std::error_code ec;
-    if (const auto address = asio::ip::make_address(u.host(), ec); !ec) {
-        endpoints.emplace_back(address, u.port());
+    if (const auto address = asio::ip::make_address(host, ec); !ec) {
+        endpoints.emplace_back(address, port);
         co_return std::error_code{};
     }
-    if (const auto overridden = plan.overrides.find(u.host()); overridden != plan.overrides.end()) {
+    if (const auto overridden = plan.overrides.find(host); overridden != plan.overrides.end()) {
         for (const auto& a : overridden->second)
-            endpoints.emplace_back(a, u.port());
+            endpoints.emplace_back(a, port);
         co_return endpoints.empty() ? std::error_code(asio::error::host_not_found) : std::error_code{};
     }
     ec = {};
@@ -58,9 +66,9 @@ inline asio::awaitable<std::error_code> find_endpoints(const url& u, const dial_
         co_return ec;
     tcp::resolver resolver(co_await asio::this_coro::executor);
     if (plan.trace)
-        plan.trace(&trace_hooks::dns_start, dns_start_event{plan.trace.request, u.host()});
+        plan.trace(&trace_hooks::dns_start, dns_start_event{plan.trace.request, host});
     plan.timer.arm(plan.limits.resolve, error::resolve_timeout, plan.limits.deadline, [&resolver] { resolver.cancel(); });
-    auto results = co_await resolver.async_resolve(u.host(), std::to_string(u.port()),
+    auto results = co_await resolver.async_resolve(host, std::to_string(port),
                                                    asio::redirect_error(asio::use_awaitable, ec));
     if (auto t = plan.timer.disarm())
         ec = t;
@@ -147,14 +155,64 @@ inline asio::awaitable<dial_outcome> handshake(connection& c, const url& u, cons
     co_return dial_outcome{{}, true, resumed};
 }
 
-// Resolves, connects and (for https) handshakes. On failure the connection's stream is closed.
+// The proxy's answer to CONNECT, as the tunnel's verdict: a parse error or an end before a
+// whole head is error::proxy_bad_response (OS errors stay as they are), and so is any byte
+// after a 2xx head (the server speaks first only after the TLS ClientHello).
+inline std::error_code tunnel_answer(const connection& c, std::error_code read_error)
+{
+    if (read_error)
+        return read_error.category() == error_category() ? std::error_code(error::proxy_bad_response) : read_error;
+    if (auto refusal = tunnel_verdict(c.parser.status()))
+        return refusal;
+    return c.buffered_size() == 0 ? std::error_code{} : std::error_code(error::proxy_bad_response);
+}
+
+// Opens a tunnel through the proxy to u's host and port over the connected socket: writes
+// CONNECT and reads the proxy's answer head (as strictly as any response head; no body is
+// read: a 2xx has none, and after any other answer the connection is closed), all under the
+// connect timeout (error::proxy_connect_timeout).
+inline asio::awaitable<std::error_code> open_tunnel(connection& c, const url& u, const proxy_server& proxy,
+                                                    const dial_plan& plan)
+{
+    std::error_code ec;
+    if (is_canceled_now(co_await asio::this_coro::cancellation_state, ec))
+        co_return ec;
+    const auto proxy_name = proxy.authority();
+    if (plan.trace)
+        plan.trace(&trace_hooks::proxy_connect_start, proxy_connect_start_event{plan.trace.request, proxy_name});
+    write_connect_request(c.head, u, proxy, plan.user_agent);
+    c.parser.reset(true, plan.head_limits);
+    c.clear_buffer();
+    plan.timer.arm(plan.limits.connect, error::proxy_connect_timeout, plan.limits.deadline, [&c] { c.stream.close(); });
+    co_await asio::async_write(c.stream.socket(), asio::buffer(c.head), asio::redirect_error(asio::use_awaitable, ec));
+    attempt_facts facts;
+    if (!ec)
+        ec = co_await read_head(c, false, facts, {});
+    if (auto t = plan.timer.disarm())
+        ec = t;
+    else
+        ec = tunnel_answer(c, ec);
+    if (plan.trace) {
+        const int status = c.parser.headers_done() ? c.parser.status() : 0;
+        plan.trace(&trace_hooks::proxy_connect_done, proxy_connect_done_event{plan.trace.request, proxy_name, status, ec});
+    }
+    co_return ec;
+}
+
+// Resolves, connects, opens a tunnel through a proxy for https, and (for https) handshakes.
+// On failure the connection's stream is closed.
 inline asio::awaitable<dial_outcome> dial(connection& c, const url& u, const dial_plan& plan)
 {
     std::vector<asio::ip::tcp::endpoint> endpoints;
     dial_outcome out;
-    out.ec = co_await find_endpoints(u, plan, endpoints);
+    if (plan.proxy)
+        out.ec = co_await find_endpoints(plan.proxy->host(), plan.proxy->port(), plan, endpoints);
+    else
+        out.ec = co_await find_endpoints(u.host(), u.port(), plan, endpoints);
     if (!out.ec)
         out.ec = co_await connect_any(c, endpoints, plan);
+    if (!out.ec && plan.proxy && u.is_https())
+        out.ec = co_await open_tunnel(c, u, *plan.proxy, plan);
     if (!out.ec && u.is_https())
         out = co_await handshake(c, u, plan);
     if (out.ec)

@@ -17,6 +17,7 @@
 #include <leash/detail/exchange.hpp>
 #include <leash/detail/phase_timer.hpp>
 #include <leash/detail/pool_core.hpp>
+#include <leash/detail/proxy_choice.hpp>
 #include <leash/detail/request_policy.hpp>
 #include <leash/detail/request_writer.hpp>
 #include <leash/detail/retry.hpp>
@@ -80,6 +81,7 @@ inline std::error_code take_buffered_body(connection& c, std::string& out)
 
 // What one request keeps across its attempts.
 struct request_plan {
+    const proxy_server* proxy = nullptr;  // the proxy the request goes through, or none
     std::string key;
     phase_limits limits;
     bool head_request = false;
@@ -95,6 +97,7 @@ public:
         , options_(std::move(options))
         , pool_(make_pool_limits(options_))
         , tls_(options_.tls)
+        , proxy_(proxy_choice::parse(options_.proxy))  // throws if a proxy URL is invalid
         , reaper_(asio::make_strand(executor_))
     {
         for (const auto& [host, addresses] : options_.resolve_overrides)
@@ -252,6 +255,7 @@ private:
     std::uint64_t next_connection_id_ = 0;
 
     tls_client tls_;
+    const proxy_choice proxy_;
     resolve_override_map resolve_overrides_;
 
     asio::steady_timer reaper_;

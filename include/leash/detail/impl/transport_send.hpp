@@ -59,7 +59,8 @@ inline asio::awaitable<op_result<response>> transport_state::send(std::shared_pt
 inline request_plan transport_state::plan_request(const request& req, const url& u) const
 {
     request_plan p;
-    p.key = pool_key(u);
+    p.proxy = proxy_.for_target(u);
+    p.key = pool_key(u, p.proxy);
     p.limits = make_phase_limits(options_, req.timeouts, clock::now());
     p.head_request = req.method == "HEAD";
     p.close_requested = req.headers.has_token("Connection", "close");
@@ -87,7 +88,8 @@ inline void transport_state::start_attempt(connection& c, bool reused, const req
         });
     }
     ++c.requests;
-    write_request_head(c.head, req, u, options_.user_agent);
+    // (An https request goes through its tunnel as it would go directly.)
+    write_request_head(c.head, req, u, options_.user_agent, u.is_https() ? nullptr : plan.proxy);
 }
 
 // Whether an attempt that failed with `ec` is sent again on another connection (counted as a
@@ -286,7 +288,15 @@ transport_state::dial_in_slot(const request_plan& plan, const url& u, phase_time
         c->id = ++next_connection_id_;
         live_.emplace(c.get(), c);
     }
-    auto outcome = co_await dial(*c, u, dial_plan{resolve_overrides_, tls_, plan.limits, timer, plan.trace});
+    const dial_plan how{resolve_overrides_,
+                        tls_,
+                        plan.limits,
+                        timer,
+                        plan.trace,
+                        plan.proxy,
+                        options_.user_agent,
+                        {options_.max_response_header_bytes, options_.max_response_headers}};
+    auto outcome = co_await dial(*c, u, how);
     if (!outcome.ec && is_canceled(co_await asio::this_coro::cancellation_state))
         outcome.ec = asio::error::operation_aborted;
     if (auto ec = after_dial(c, outcome))

@@ -1,0 +1,139 @@
+// Requests through an HTTP proxy (tests/support/test_proxy.hpp): https:// through a CONNECT
+// tunnel with TLS verified for the target, http:// in absolute form, credentials only for the
+// proxy, and every way a CONNECT can fail.
+#include <support/harness.hpp>
+#include <support/test_proxy.hpp>
+
+using namespace leash::test;
+
+namespace {
+
+leash::transport_options through(const test_proxy& proxy, std::string_view userinfo = {})
+{
+    leash::transport_options o;
+    o.proxy.http = proxy.url(userinfo);
+    o.proxy.https = proxy.url(userinfo);
+    return o;
+}
+
+bool starts_with(const std::string& text, const std::string& prefix)
+{
+    return text.rfind(prefix, 0) == 0;
+}
+
+} // namespace
+
+TEST_CASE("proxy: an https request goes through a CONNECT tunnel and TLS is verified for the target", "[proxy]")
+{
+    test_proxy proxy;
+    harness h({}, through(proxy), transport_kind::tls);
+    h.run([&]() -> asio::awaitable<void> {
+        co_await fetch_ok(h.transport, h.url());
+        co_await fetch_ok(h.transport, h.url());
+    }());
+    const auto heads = proxy.heads();
+    REQUIRE(heads.size() == 1);  // one tunnel, reused
+    CHECK(starts_with(heads[0], "CONNECT localhost:" + std::to_string(h.front->port()) + " HTTP/1.1\r\n"));
+    CHECK(heads[0].find("Proxy-Authorization") == std::string::npos);
+    CHECK(h.front->last_sni() == "localhost");
+    CHECK(h.front->handshakes() == 1);
+    CHECK(h.transport.stats().reused == 1);
+    h.require_clean_end();
+}
+
+TEST_CASE("proxy: the proxy's credentials go to the proxy only, never through the tunnel", "[proxy]")
+{
+    test_proxy proxy;
+    harness h({}, through(proxy, "user:pass"), transport_kind::tls);
+    h.run([&]() -> asio::awaitable<void> { co_await fetch_ok(h.transport, h.url()); }());
+    const auto heads = proxy.heads();
+    REQUIRE(heads.size() == 1);
+    CHECK(heads[0].find("Proxy-Authorization: Basic dXNlcjpwYXNz\r\n") != std::string::npos);
+    const auto seen = h.server.requests();
+    REQUIRE(seen.size() == 1);
+    CHECK_FALSE(seen[0].has_header("Proxy-Authorization"));
+    h.require_clean_end();
+}
+
+TEST_CASE("proxy: an http request goes to the proxy in absolute form, with the proxy's credentials", "[proxy]")
+{
+    test_proxy proxy;
+    harness h({}, through(proxy, "user:pass"));
+    h.run([&]() -> asio::awaitable<void> {
+        co_await fetch_ok(h.transport, h.url("/a?b=1"));
+        co_await fetch_ok(h.transport, h.url("/c"));
+    }());
+    const auto heads = proxy.heads();
+    REQUIRE(heads.size() == 1);  // the second request reused the connection to the proxy
+    CHECK(starts_with(heads[0], "GET http://127.0.0.1:" + std::to_string(h.server.port()) + "/a?b=1 HTTP/1.1\r\n"));
+    CHECK(heads[0].find("Proxy-Authorization: Basic dXNlcjpwYXNz\r\n") != std::string::npos);
+    CHECK(proxy.accepted() == 1);
+    h.require_clean_end();
+}
+
+TEST_CASE("proxy: NO_PROXY sends a listed host directly", "[proxy]")
+{
+    test_proxy proxy;
+    auto options = through(proxy);
+    options.proxy.no_proxy = "127.0.0.1";
+    harness h({}, options);
+    h.run([&]() -> asio::awaitable<void> { co_await fetch_ok(h.transport, h.url()); }());
+    CHECK(proxy.accepted() == 0);
+    h.require_clean_end();
+}
+
+TEST_CASE("proxy: 407 to CONNECT is proxy_auth_required and nothing is pooled", "[proxy]")
+{
+    test_proxy proxy({test_proxy_script::on_connect::answer,
+                      "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n"});
+    harness h({}, through(proxy), transport_kind::tls);
+    auto [ec, status] = h.run([&]() -> asio::awaitable<std::tuple<std::error_code, int>> {
+        auto r = co_await fetch(h.transport, leash::request::get(h.url()));
+        co_return std::tuple{r.ec, r.status};
+    }());
+    CHECK(ec == leash::error::proxy_auth_required);
+    CHECK(h.front->accepted() == 0);
+    CHECK(h.transport.stats().total.idle == 0);
+    h.require_clean_end();
+}
+
+TEST_CASE("proxy: another refusal of CONNECT carries the proxy's status", "[proxy]")
+{
+    test_proxy proxy({test_proxy_script::on_connect::answer, "HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nnope."});
+    harness h({}, through(proxy), transport_kind::tls);
+    auto ec = h.run([&]() -> asio::awaitable<std::error_code> {
+        co_return (co_await fetch(h.transport, leash::request::get(h.url()))).ec;
+    }());
+    CHECK(ec == leash::error::proxy_connect_refused);
+    CHECK(ec.value() == 403);
+    h.require_clean_end();
+}
+
+TEST_CASE("proxy: a proxy that never answers CONNECT fails it at the connect timeout", "[proxy]")
+{
+    test_proxy proxy({test_proxy_script::on_connect::never_answer, {}});
+    auto options = through(proxy);
+    options.connect_timeout = std::chrono::milliseconds(200);
+    harness h({}, options, transport_kind::tls);
+    auto ec = h.run([&]() -> asio::awaitable<std::error_code> {
+        co_return (co_await fetch(h.transport, leash::request::get(h.url()))).ec;
+    }());
+    CHECK(ec == leash::error::proxy_connect_timeout);
+    CHECK(ec == leash::condition::timeout);
+    h.require_clean_end();
+}
+
+TEST_CASE("proxy: a proxy that closes or answers CONNECT with garbage is proxy_bad_response", "[proxy]")
+{
+    const auto script = GENERATE(test_proxy_script{test_proxy_script::on_connect::close, {}},
+                                 test_proxy_script{test_proxy_script::on_connect::answer, "SSH-2.0-OpenSSH\r\n\r\n"},
+                                 test_proxy_script{test_proxy_script::on_connect::answer,
+                                                   "HTTP/1.1 200 OK\r\n\r\nearly bytes"});
+    test_proxy proxy(script);
+    harness h({}, through(proxy), transport_kind::tls);
+    auto ec = h.run([&]() -> asio::awaitable<std::error_code> {
+        co_return (co_await fetch(h.transport, leash::request::get(h.url()))).ec;
+    }());
+    CHECK(ec == leash::error::proxy_bad_response);
+    h.require_clean_end();
+}
