@@ -69,11 +69,13 @@ struct tally {
     counter failed = 0;
     std::map<std::string, counter> errors;
     std::map<int, counter> statuses;
+    counter body_bytes = 0;  // body bytes delivered to the caller
 
     void merge(const tally& other)
     {
         ok += other.ok;
         failed += other.failed;
+        body_bytes += other.body_bytes;
         for (const auto& [name, n] : other.errors)
             errors[name] += n;
         for (const auto& [status, n] : other.statuses)
@@ -129,6 +131,8 @@ public:
             req.body = request_body_;
             req.headers.set("Content-Type", "application/octet-stream");
         }
+        for (const auto& [name, value] : opts_.headers)
+            req.headers.add(name, value);
         return req;
     }
 
@@ -166,21 +170,22 @@ auto into(std::error_code& ec)
     return asio::redirect_error(asio::use_awaitable, ec);
 }
 
-// Reads the body to its end, dropping the data.
-asio::awaitable<std::error_code> read_to_end(leash::body& body)
+// Reads the body to its end, dropping the data; counts its bytes.
+asio::awaitable<std::error_code> read_to_end(leash::body& body, counter& bytes)
 {
     std::error_code ec;
-    co_await body.async_read_all(std::numeric_limits<std::size_t>::max(), into(ec));
+    const auto text = co_await body.async_read_all(std::numeric_limits<std::size_t>::max(), into(ec));
+    bytes += text.size();
     co_return ec;
 }
 
 // Reads at most one byte; the handle, owned by this coroutine, is destroyed when it returns,
 // which abandons the rest of the response. An empty body (eof at once) is not an error.
-asio::awaitable<std::error_code> read_one_byte_and_abandon(leash::body body)
+asio::awaitable<std::error_code> read_one_byte_and_abandon(leash::body body, counter& bytes)
 {
     char byte = 0;
     std::error_code ec;
-    co_await body.async_read_some(asio::buffer(&byte, 1), into(ec));
+    bytes += co_await body.async_read_some(asio::buffer(&byte, 1), into(ec));
     co_return ec == asio::error::eof ? std::error_code{} : ec;
 }
 
@@ -203,9 +208,9 @@ asio::awaitable<void> send_one(load_run& run, counter index, tally& mine)
     if (!ec) {
         ++mine.statuses[res.status];
         if (run.abandons(index))
-            ec = co_await read_one_byte_and_abandon(std::move(res.body));
+            ec = co_await read_one_byte_and_abandon(std::move(res.body), mine.body_bytes);
         else
-            ec = co_await read_to_end(res.body);
+            ec = co_await read_to_end(res.body, mine.body_bytes);
     }
     record_outcome(run, mine, ec);
 }
@@ -468,6 +473,7 @@ void print_json(const load_report& r, std::ostream& out)
     report["failed"] = r.outcomes.failed;
     report["errors"] = leash_bench::json_counts(r.outcomes.errors);
     report["status"] = leash_bench::json_counts(r.outcomes.statuses);
+    report["body_bytes"] = r.outcomes.body_bytes;
     report["conns_opened"] = s.connections_opened;
     report["conns_reused"] = s.reused;
     report["max_open_conns"] = r.max_open_conns;

@@ -5,6 +5,8 @@
 // URL; "--" ends the options. Every problem is reported as a usage_error.
 #pragma once
 
+#include <leash/headers.hpp>
+#include <leash/proxy.hpp>
 #include <leash/transport_options.hpp>
 #include <leash/url.hpp>
 
@@ -30,6 +32,9 @@ struct options {
     std::uint64_t concurrency = 16;
     std::string method = "GET";
     std::optional<std::uint64_t> body_bytes;
+    std::vector<std::pair<std::string, std::string>> headers;  // -H, in order
+    bool proxy_given = false;     // --proxy
+    bool proxy_from_env = false;  // --proxy-from-env
     std::chrono::milliseconds gap{0};
     std::uint64_t abandon_every = 0;  // 0 = never
     bool insecure = false;
@@ -52,6 +57,10 @@ inline void print_usage(std::ostream& out)
            "  -c, --concurrency C         concurrent in-flight requests (default 16)\n"
            "  -X, --method M              request method (default GET)\n"
            "  -d, --body-bytes B          send a request body of B bytes\n"
+           "  -H, --header 'Name: value'   add a request header (repeatable)\n"
+           "  --proxy URL                  send every request through this HTTP proxy: http://[user:pass@]host:port;\n"
+           "                               https:// targets are tunnelled with CONNECT, http:// ones sent in absolute form\n"
+           "  --proxy-from-env             take the proxy from HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY (either case)\n"
            "  --max-conns-per-host N      --max-idle-conns-per-host N   --max-idle-conns N\n"
            "  --idle-timeout-ms MS        --connect-timeout-ms MS\n"
            "  --header-timeout-ms MS      --read-timeout-ms MS\n"
@@ -89,6 +98,27 @@ inline std::chrono::milliseconds parse_milliseconds(std::string_view option, std
     return std::chrono::milliseconds(parse_integer(option, text, 0, max_milliseconds));
 }
 
+// "Name: value" (OWS around the value dropped): a token name and a valid field value.
+inline std::pair<std::string, std::string> parse_header(std::string_view option, std::string_view text)
+{
+    const auto colon = text.find(':');
+    const auto name = text.substr(0, colon);
+    const auto value = colon == std::string_view::npos ? std::string_view() : leash::detail::trim_ows(text.substr(colon + 1));
+    if (colon == std::string_view::npos || !leash::detail::is_token(name) || !leash::detail::is_field_value(value))
+        throw usage_error(std::string(option) + ": '" + std::string(text)
+                          + "' is not 'Name: value' (a token name; no control characters in the value)");
+    return {std::string(name), std::string(value)};
+}
+
+// A proxy URL, checked; the message names the problem, never the URL (it may hold a password).
+inline std::string check_proxy(std::string_view option, std::string_view text)
+{
+    std::error_code ec;
+    if (!leash::proxy_server::parse(text, ec))
+        throw usage_error(std::string(option) + ": " + ec.message());
+    return std::string(text);
+}
+
 struct option_spec {
     std::string_view short_name;  // "-n", or empty
     std::string_view long_name;   // "--requests"
@@ -111,6 +141,13 @@ inline const std::vector<option_spec>& option_table()
          }},
         {"-d", "--body-bytes", true,
          [](options& o, sv n, sv v) { o.body_bytes = parse_integer(n, v, 0, std::uint64_t{1} << 30); }},
+        {"-H", "--header", true, [](options& o, sv n, sv v) { o.headers.push_back(parse_header(n, v)); }},
+        {"", "--proxy", true,
+         [](options& o, sv n, sv v) {
+             o.transport.proxy.http = o.transport.proxy.https = check_proxy(n, v);
+             o.proxy_given = true;
+         }},
+        {"", "--proxy-from-env", false, [](options& o, sv, sv) { o.proxy_from_env = true; }},
         {"", "--max-conns-per-host", true,
          [](options& o, sv n, sv v) { o.transport.max_conns_per_host = parse_integer(n, v, 1); }},
         {"", "--max-idle-conns-per-host", true,
@@ -213,6 +250,14 @@ inline options parse_command_line(int argc, char** argv)
         throw usage_error("no URL given");
     if (o.insecure && !o.cacert.empty())
         throw usage_error("--insecure and --cacert exclude each other");
+    if (o.proxy_given && o.proxy_from_env)
+        throw usage_error("--proxy and --proxy-from-env exclude each other");
+    if (o.proxy_from_env) {
+        o.transport.proxy = leash::proxy_options_from_environment();
+        for (const auto* value : {&o.transport.proxy.http, &o.transport.proxy.https})
+            if (!value->empty())
+                detail::check_proxy("--proxy-from-env", *value);
+    }
     for (const auto& text : o.urls)
         detail::check_url(text);
     return o;

@@ -82,6 +82,8 @@ inline std::string error_name(const std::error_code& ec)
 {
     if (ec.category() == leash::error_category())
         return leash::error_name(static_cast<leash::error>(ec.value()));
+    if (ec == leash::error::proxy_connect_refused)  // (its value is the proxy's status)
+        return leash::error_name(leash::error::proxy_connect_refused);
     if (ec.category() == leash::x509_category()) {
         if (ec == leash::tls_error::certificate_untrusted)
             return "tls_certificate_untrusted";
