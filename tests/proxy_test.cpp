@@ -2,6 +2,7 @@
 // tunnel with TLS verified for the target, http:// in absolute form, credentials only for the
 // proxy, and every way a CONNECT can fail.
 #include <support/harness.hpp>
+#include <support/real_proxy.hpp>
 #include <support/test_proxy.hpp>
 
 using namespace leash::test;
@@ -136,4 +137,44 @@ TEST_CASE("proxy: a proxy that closes or answers CONNECT with garbage is proxy_b
     }());
     CHECK(ec == leash::error::proxy_bad_response);
     h.require_clean_end();
+}
+
+TEST_CASE("proxy: http and https requests go through a real proxy (tinyproxy)", "[proxy]")
+{
+    const auto binary = real_proxy::find();
+    if (binary.empty()) {
+        if (std::getenv("CI"))
+            FAIL("tinyproxy is not installed (.ci/run installs it)");
+        WARN("tinyproxy is not installed: skipped");
+        return;
+    }
+    const real_proxy proxy(binary);
+    leash::transport_options o;
+    o.proxy.http = o.proxy.https = proxy.url();
+    SECTION("http, in absolute form")
+    {
+        harness h({}, o);
+        h.run([&]() -> asio::awaitable<void> { co_await fetch_ok(h.transport, h.url("/plain")); }());
+        const auto seen = h.server.requests();
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0].target == "/plain");
+        CHECK(seen[0].header("Via").find("tinyproxy") != std::string::npos);
+        h.require_clean_end();
+    }
+    SECTION("https, through CONNECT, with the target's certificate verified")
+    {
+        auto hooks = std::make_shared<leash::trace_hooks>();
+        std::vector<int> tunnel_statuses;
+        hooks->proxy_connect_done = [&](const leash::proxy_connect_done_event& e) { tunnel_statuses.push_back(e.status); };
+        o.trace = hooks;
+        harness h({}, o, transport_kind::tls);
+        h.run([&]() -> asio::awaitable<void> {
+            co_await fetch_ok(h.transport, h.front->ip_url("/tunnelled"));
+            co_await fetch_ok(h.transport, h.front->ip_url("/again"));
+        }());
+        CHECK(tunnel_statuses == std::vector<int>{200});
+        CHECK(h.front->handshakes() == 1);
+        CHECK(h.transport.stats().reused == 1);
+        h.require_clean_end();
+    }
 }
