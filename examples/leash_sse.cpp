@@ -1,6 +1,6 @@
 // leash-sse - reads a server-sent event stream and prints every event as one line of JSON.
 //
-//   usage: leash-sse [--insecure | --cacert FILE] [-H 'Name: value']... [-d BODY] URL
+//   usage: leash-sse [--insecure | --cacert FILE] [--proxy URL] [-H 'Name: value']... [-d BODY] URL
 //
 // Sends GET URL, or POST URL with BODY when -d is given (Content-Type: application/json unless
 // a -H sets another). Accept: text/event-stream is sent unless a -H sets Accept. -H fields are
@@ -21,6 +21,8 @@
 //
 // --cacert FILE trusts the CA certificates in FILE (PEM) instead of the system store;
 // --insecure accepts any certificate (never against a server you do not control).
+// --proxy URL sends the request through this HTTP proxy, http://[user:pass@]host:port (https://
+// targets through a CONNECT tunnel, with the target's certificate verified as without one).
 // The transport's default timeouts apply: a stream that stays silent (not even a comment line)
 // for longer than body_read_timeout (120 s) fails with body_read_timeout.
 #include <leash/leash.hpp>
@@ -50,6 +52,7 @@ constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 struct options {
     bool insecure = false;
     std::string cacert;
+    std::string proxy;
     leash::headers headers;
     std::optional<std::string> data;
     std::string url;
@@ -58,7 +61,7 @@ struct options {
 [[noreturn]] void usage_error(std::string_view message)
 {
     std::cerr << program_name << ": " << message << '\n'
-              << "usage: " << program_name << " [--insecure | --cacert FILE] [-H 'Name: value']... [-d BODY] URL\n";
+              << "usage: " << program_name << " [--insecure | --cacert FILE] [--proxy URL] [-H 'Name: value']... [-d BODY] URL\n";
     std::exit(2);
 }
 
@@ -84,12 +87,17 @@ options parse_options(int argc, char* argv[])
         };
         if (arg == "-h" || arg == "--help") {
             std::cout << "usage: " << program_name
-                      << " [--insecure | --cacert FILE] [-H 'Name: value']... [-d BODY] URL\n";
+                      << " [--insecure | --cacert FILE] [--proxy URL] [-H 'Name: value']... [-d BODY] URL\n";
             std::exit(0);
         } else if (arg == "--insecure") {
             opts.insecure = true;
         } else if (arg == "--cacert") {
             opts.cacert = value();
+        } else if (arg == "--proxy") {
+            opts.proxy = value();
+            std::error_code ec;
+            if (!leash::proxy_server::parse(opts.proxy, ec))
+                usage_error("--proxy: " + ec.message());
         } else if (arg == "-H") {
             const std::string_view field = value();
             const auto colon = field.find(':');
@@ -125,6 +133,8 @@ std::string describe(std::error_code ec)
     std::string text = ec.message();
     if (ec.category() == leash::error_category())
         text += std::string(" (") + leash::error_name(static_cast<leash::error>(ec.value())) + ')';
+    else if (ec == leash::error::proxy_connect_refused)  // (its value is the proxy's status)
+        text += std::string(" (") + leash::error_name(leash::error::proxy_connect_refused) + ')';
     return text;
 }
 
@@ -205,6 +215,7 @@ int main(int argc, char* argv[])
     leash::transport_options topts;
     topts.tls.insecure_skip_verify = opts.insecure;
     topts.tls.ca_file = opts.cacert;
+    topts.proxy.http = topts.proxy.https = opts.proxy;
 
     asio::io_context io;
     int exit_code = 1;
