@@ -40,7 +40,9 @@ struct test_proxy_script {
 class test_proxy {
 public:
     explicit test_proxy(test_proxy_script script = {})
-        : script_(std::move(script)), acceptor_(ioc_, {asio::ip::make_address_v4("127.0.0.1"), 0})
+        : script_(std::move(script))
+        , acceptor_(ioc_, {asio::ip::make_address_v4("127.0.0.1"), 0})
+        , port_(acceptor_.local_endpoint().port())  // (read here: the acceptor is the proxy thread's)
     {
         asio::co_spawn(ioc_, accept_loop(), asio::detached);
         thread_ = std::thread([this] { ioc_.run(); });
@@ -60,7 +62,7 @@ public:
     test_proxy(const test_proxy&) = delete;
     test_proxy& operator=(const test_proxy&) = delete;
 
-    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    std::uint16_t port() const { return port_; }
     // "http://127.0.0.1:port", with "user:password@" when given.
     std::string url(std::string_view userinfo = {}) const
     {
@@ -216,6 +218,7 @@ private:
     test_proxy_script script_;
     asio::io_context ioc_;
     asio::ip::tcp::acceptor acceptor_;
+    const std::uint16_t port_;
     std::vector<std::weak_ptr<asio::ip::tcp::socket>> sockets_;  // (the proxy's thread only)
     std::thread thread_;
     mutable std::mutex mutex_;
