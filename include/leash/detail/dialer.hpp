@@ -2,8 +2,9 @@
 // resolve_overrides), connect to each address in turn under its own connect timeout, then the
 // TLS handshake for https. Through a proxy: the proxy's host is resolved and connected to,
 // and for https a CONNECT tunnel to the target is opened first (under the connect timeout
-// again), then the TLS handshake with the target runs through it. Free operations on a connection the caller holds, run on the
-// caller's strand; they report what happened (dial_outcome) and leave counting to the caller.
+// again), then the TLS handshake with the target runs through it. Free operations on a
+// connection the caller holds, run on the caller's strand; they report what happened
+// (dial_outcome) and leave counting to the caller.
 #pragma once
 
 #include <leash/detail/connection.hpp>
