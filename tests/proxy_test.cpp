@@ -72,6 +72,91 @@ TEST_CASE("proxy: an http request goes to the proxy in absolute form, with the p
     h.require_clean_end();
 }
 
+TEST_CASE("proxy: each https target gets a tunnel of its own, never another target's", "[proxy]")
+{
+    test_proxy proxy;
+    test_server other;
+    tls_front second(other.port(), shared_test_pki().valid());
+    harness h({}, through(proxy), transport_kind::tls);
+    h.run([&]() -> asio::awaitable<void> {
+        co_await fetch_ok(h.transport, h.url("/a"));
+        co_await fetch_ok(h.transport, second.url("/b"));
+        co_await fetch_ok(h.transport, h.url("/c"));
+        co_await fetch_ok(h.transport, second.url("/d"));
+    }());
+    const auto heads = proxy.heads();
+    REQUIRE(heads.size() == 2);
+    CHECK(starts_with(heads[0], "CONNECT localhost:" + std::to_string(h.front->port()) + " HTTP/1.1\r\n"));
+    CHECK(starts_with(heads[1], "CONNECT localhost:" + std::to_string(second.port()) + " HTTP/1.1\r\n"));
+    CHECK(h.front->handshakes() == 1);
+    CHECK(second.handshakes() == 1);
+    CHECK(h.transport.stats().reused == 2);
+    h.require_clean_end({&other});
+    CHECK(second.wait_for_open_connections(0, 5s));
+}
+
+TEST_CASE("proxy: max_conns_per_host bounds the connections through the proxy to a target", "[proxy]")
+{
+    LEASH_EVERY_TRANSPORT_KIND();
+    test_proxy proxy;
+    auto options = through(proxy);
+    options.max_conns_per_host = 2;
+    harness h([](const received_request&) { return reply::ok("slow").delay(5ms); }, options, kind);
+    std::size_t succeeded = 0;
+    h.run([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        std::size_t finished = 0;
+        for (int i = 0; i < 16; ++i)
+            asio::co_spawn(ex, fetch(h.transport, h.url()), [&](std::exception_ptr, const fetched& r) {
+                succeeded += (!r.ec && r.body == "slow");
+                ++finished;
+            });
+        const bool all_finished = co_await eventually([&] { return finished == 16; }, 10s);
+        CHECK(all_finished);
+    }());
+    CHECK(succeeded == 16);
+    CHECK(proxy.accepted() <= 2);
+    CHECK(h.server.peak_open_connections() <= 2);
+    CHECK(h.transport.stats().connections_opened == proxy.accepted());
+    h.require_clean_end();
+}
+
+TEST_CASE("proxy: a proxy that cuts the tunnel before the answer fails the request, and pools nothing", "[proxy]")
+{
+    test_proxy proxy;
+    harness h(
+        [&](const received_request& r) {
+            if (r.target == "/cut")
+                proxy.cut_connections();  // before the answer is written
+            return reply::ok();
+        },
+        through(proxy), transport_kind::tls);
+    auto ec = h.run([&]() -> asio::awaitable<std::error_code> {
+        co_return (co_await fetch(h.transport, leash::request::post(h.url("/cut"), "x"))).ec;
+    }());
+    CHECK(ec);
+    CHECK(ec != leash::condition::timeout);
+    CHECK(h.transport.stats().total.open == 0);
+    h.run([&]() -> asio::awaitable<void> { co_await fetch_ok(h.transport, h.url("/after")); }());
+    CHECK(proxy.heads().size() == 2);  // the next request had a new tunnel
+    h.require_clean_end();
+}
+
+TEST_CASE("proxy: a tunnel the proxy closed while it was idle is not reused", "[proxy]")
+{
+    test_proxy proxy;
+    harness h({}, through(proxy), transport_kind::tls);
+    h.run([&]() -> asio::awaitable<void> {
+        co_await fetch_ok(h.transport, h.url("/first"));
+        proxy.cut_connections();
+        co_await wait_until([&] { return h.front->open_connections() == 0; });
+        co_await fetch_ok(h.transport, h.url("/second"));
+    }());
+    CHECK(proxy.heads().size() == 2);
+    CHECK(h.transport.stats().reused == 0);
+    h.require_clean_end();
+}
+
 TEST_CASE("proxy: NO_PROXY sends a listed host directly", "[proxy]")
 {
     test_proxy proxy;

@@ -9,7 +9,7 @@
 //     port, sends the head there in origin form without Proxy-Authorization, and pipes bytes
 //     both ways (so one client connection carries one origin's requests).
 // Misbehaviours: any answer to CONNECT (407, 403, 502, garbage), never answering, closing at
-// once.
+// once, and cutting every connection on demand (cut_connections).
 //
 // Threading contract (as for test_server): all socket work happens on the proxy's own
 // thread; the public member functions may be called from any thread.
@@ -20,6 +20,7 @@
 #include <array>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -53,9 +54,7 @@ public:
         asio::post(ioc_, [this] {
             std::error_code ignored;
             acceptor_.close(ignored);
-            for (auto& s : sockets_)
-                if (auto socket = s.lock())
-                    socket->close(ignored);
+            close_sockets();
         });
         thread_.join();
     }
@@ -90,6 +89,19 @@ public:
     {
         std::unique_lock lock(mutex_);
         return changed_.wait_for(lock, limit, [&] { return open_ == n; });
+    }
+
+    // Closes every connection the proxy holds, on both sides, as a proxy that drops its tunnels
+    // does; returns once they are closed. New connections are still accepted. (Not from the
+    // proxy's own thread.)
+    void cut_connections()
+    {
+        std::promise<void> done;
+        asio::post(ioc_, [&] {
+            close_sockets();
+            done.set_value();
+        });
+        done.get_future().wait();
     }
 
 private:
@@ -205,6 +217,14 @@ private:
         std::error_code ignored;
         from->close(ignored);
         to->close(ignored);
+    }
+
+    void close_sockets()
+    {
+        std::error_code ignored;
+        for (auto& s : sockets_)
+            if (auto socket = s.lock())
+                socket->close(ignored);
     }
 
     void count_open(int delta, bool accepted)
