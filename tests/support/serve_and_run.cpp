@@ -1,22 +1,28 @@
 // leash-serve-and-run - runs a program against an in-process test server (for smoke tests).
 //
-//   usage: leash-serve-and-run [--timeout SECONDS] [--expect-body] [--tls] PROGRAM [ARGS...]
+//   usage: leash-serve-and-run [--timeout SECONDS] [--expect-body] [--tls] [--proxy] PROGRAM [ARGS...]
 //
 // Starts a leash::test::test_server that answers every request with 200 and a short text
-// body, replaces each argument that is exactly "{url}" by the server's URL for /hello, and
-// runs PROGRAM as a child process with the same stdin, stdout and stderr. The child must end
-// within the timeout (default 30 s), else it is killed and the run fails.
+// body (or, for a path ending in /events, the same text as one server-sent event), replaces
+// "{url}" in the arguments by the server's URL for /hello and "{events_url}" by its URL for
+// /events, and runs PROGRAM as a child process with the same stdin, stdout and stderr. The
+// child must end within the timeout (default 30 s), else it is killed and the run fails.
 //
 // With --tls the server is reached through a TLS front presenting a certificate from a
 // throwaway test CA generated for the run: "{url}" becomes an https:// URL and "{cacert}"
 // the path of the CA's certificate (PEM).
 //
+// With --proxy an HTTP proxy (tests/support/test_proxy.hpp) listens on 127.0.0.1 as well and
+// "{proxy}" becomes its URL. The run then also fails unless every request reached the server
+// through it: as CONNECT tunnels with --tls, in absolute form without.
+//
 // With --expect-body the child's standard output is passed through a pipe (and still copied
-// to ours) and must contain the body the server sent.
+// to ours) and must contain the text the server sent.
 //
 // Exit status: the child's, when it succeeded, the server received at least one request and
 // the output check (if any) passed; otherwise non-zero with a message on stderr.
 #include "support/test_pki.hpp"
+#include "support/test_proxy.hpp"
 #include "support/test_server.hpp"
 #include "support/tls_front.hpp"
 
@@ -27,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -44,8 +51,10 @@ namespace {
 
 constexpr std::string_view program_name = "leash-serve-and-run";
 constexpr std::string_view url_placeholder = "{url}";
+constexpr std::string_view events_url_placeholder = "{events_url}";
 constexpr std::string_view cacert_placeholder = "{cacert}";
-constexpr std::string_view served_body = "Hello from leash-serve-and-run!\n";
+constexpr std::string_view proxy_placeholder = "{proxy}";
+constexpr std::string_view served_text = "Hello from leash-serve-and-run!";
 
 using clock_type = std::chrono::steady_clock;
 
@@ -53,13 +62,14 @@ struct options {
     std::chrono::seconds timeout{30};
     bool expect_body = false;
     bool tls = false;
+    bool proxy = false;
     std::vector<std::string> command;  // program and its arguments, placeholders unresolved
 };
 
 [[noreturn]] void usage_error(std::string_view message)
 {
     std::cerr << program_name << ": " << message << '\n'
-              << "usage: " << program_name << " [--timeout SECONDS] [--expect-body] [--tls] PROGRAM [ARGS...]\n";
+              << "usage: " << program_name << " [--timeout SECONDS] [--expect-body] [--tls] [--proxy] PROGRAM [ARGS...]\n";
     std::exit(2);
 }
 
@@ -81,6 +91,8 @@ options parse_options(int argc, char* argv[])
             opts.expect_body = true;
         } else if (arg == "--tls") {
             opts.tls = true;
+        } else if (arg == "--proxy") {
+            opts.proxy = true;
         } else if (arg == "--") {
             ++i;
             break;
@@ -217,24 +229,54 @@ private:
     std::string output_;
 };
 
+leash::test::reply answer(const leash::test::received_request& request)
+{
+    const bool events = request.target.ends_with("/events");
+    return leash::test::reply::ok(
+        events ? "data: " + std::string(served_text) + "\n\n" : std::string(served_text) + "\n",
+        {{"Content-Type", events ? "text/event-stream" : "text/plain; charset=utf-8"},
+         {"X-Served-By", std::string(program_name)}});
+}
+
+// Replaces every occurrence of `placeholder` in `arg` by `value`.
+void substitute(std::string& arg, std::string_view placeholder, const std::string& value)
+{
+    for (auto at = arg.find(placeholder); at != std::string::npos; at = arg.find(placeholder, at + value.size()))
+        arg.replace(at, placeholder.size(), value);
+}
+
+// Whether every request head the proxy received forwarded a request: a CONNECT with TLS, the
+// absolute form without (no head at all fails too).
+bool all_through_proxy(const std::vector<std::string>& heads, bool tls)
+{
+    const auto forwarded = [tls](const std::string& head) {
+        const auto target = head.find(' ') + 1;
+        return tls ? head.starts_with("CONNECT ") : head.compare(target, 7, "http://") == 0;
+    };
+    return !heads.empty() && std::all_of(heads.begin(), heads.end(), forwarded);
+}
+
 } // namespace
 
 int main(int argc, char* argv[])
 {
     options opts = parse_options(argc, argv);
 
-    leash::test::test_server server([](const leash::test::received_request&) {
-        return leash::test::reply::ok(std::string(served_body), {{"Content-Type", "text/plain; charset=utf-8"},
-                                                                 {"X-Served-By", std::string(program_name)}});
-    });
+    leash::test::test_server server(answer);
     std::unique_ptr<leash::test::tls_front> front;
     if (opts.tls)
         front = std::make_unique<leash::test::tls_front>(server.port(), leash::test::shared_test_pki().valid());
+    std::unique_ptr<leash::test::test_proxy> proxy;
+    if (opts.proxy)
+        proxy = std::make_unique<leash::test::test_proxy>();
+    const auto url = [&](std::string_view path) { return front ? front->url(path) : server.url(path); };
     for (auto& arg : opts.command) {
-        if (arg == url_placeholder)
-            arg = front ? front->url("/hello") : server.url("/hello");
-        else if (arg == cacert_placeholder)
-            arg = leash::test::shared_test_pki().ca_cert().string();
+        substitute(arg, url_placeholder, url("/hello"));
+        substitute(arg, events_url_placeholder, url("/events"));
+        if (arg.find(cacert_placeholder) != std::string::npos)
+            substitute(arg, cacert_placeholder, leash::test::shared_test_pki().ca_cert().string());
+        if (proxy)
+            substitute(arg, proxy_placeholder, proxy->url());
     }
 
     child_process child(opts.command, opts.expect_body);
@@ -260,9 +302,14 @@ int main(int argc, char* argv[])
         std::cerr << program_name << ": " << program << " succeeded but the server received no request\n";
         return 1;
     }
-    if (opts.expect_body && child.output().find(served_body) == std::string::npos) {
-        std::cerr << program_name << ": the output of " << program << " does not contain the body served ("
-                  << served_body.substr(0, served_body.size() - 1) << ")\n";
+    if (proxy && !all_through_proxy(proxy->heads(), opts.tls)) {
+        std::cerr << program_name << ": " << program << " succeeded but not every request went through the proxy ("
+                  << proxy->heads().size() << " request head(s) reached it)\n";
+        return 1;
+    }
+    if (opts.expect_body && child.output().find(served_text) == std::string::npos) {
+        std::cerr << program_name << ": the output of " << program << " does not contain the text served ("
+                  << served_text << ")\n";
         return 1;
     }
     return 0;

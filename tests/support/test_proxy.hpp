@@ -16,6 +16,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
 
 #include <array>
 #include <chrono>
