@@ -27,6 +27,19 @@ TEST_CASE("url: fills in the default port and the root target")
     CHECK(url::parse("http://h:80/").authority() == "h");
 }
 
+TEST_CASE("url: the target splits into its path and its query")
+{
+    const auto u = url::parse("http://h/a/b%20c?x=1&y=%2F#frag");
+    CHECK(u.path() == "/a/b%20c");
+    CHECK(u.query() == "x=1&y=%2F");
+    CHECK(url::parse("http://h").path() == "/");
+    CHECK(url::parse("http://h").query().empty());
+    CHECK(url::parse("http://h?q").path() == "/");
+    CHECK(url::parse("http://h?q").query() == "q");
+    CHECK(url::parse("http://h/p?").query().empty());
+    CHECK(url::parse("http://h/p?a?b").query() == "a?b");
+}
+
 TEST_CASE("url: accepts bracketed IPv6 literals")
 {
     auto u = url::parse("http://[::1]:9000/x");

@@ -1,7 +1,9 @@
 // leash/leash.hpp - everything: transport, client, request, response, body, headers, url, errors,
-// streams, proxy settings, statistics and trace hooks.
+// streams, proxy settings, statistics and trace hooks, and the helpers that build URLs and
+// Basic credentials.
 #pragma once
 
+#include <leash/basic_auth.hpp>
 #include <leash/body.hpp>
 #include <leash/client.hpp>
 #include <leash/error.hpp>
@@ -19,3 +21,4 @@
 #include <leash/transport.hpp>
 #include <leash/transport_options.hpp>
 #include <leash/url.hpp>
+#include <leash/url_encoding.hpp>

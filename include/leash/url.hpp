@@ -36,6 +36,14 @@ public:
     const std::string& host() const noexcept { return host_; }      // IPv6 without brackets
     std::uint16_t port() const noexcept { return port_; }           // default port filled in
     const std::string& target() const noexcept { return target_; }  // "/path?query"
+    // The target's path ("/a/b", as written: still percent-encoded) and its query (after "?",
+    // empty when there is none or it is empty).
+    std::string_view path() const noexcept { return std::string_view(target_).substr(0, target_.find('?')); }
+    std::string_view query() const noexcept
+    {
+        const auto question = target_.find('?');
+        return question == std::string::npos ? std::string_view() : std::string_view(target_).substr(question + 1);
+    }
     bool is_ipv6_literal() const noexcept { return ipv6_; }
     bool is_https() const noexcept { return scheme_ == "https"; }
     bool has_default_port() const noexcept { return port_ == (is_https() ? 443 : 80); }
