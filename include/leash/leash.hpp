@@ -1,6 +1,6 @@
 // leash/leash.hpp - everything: transport, client, request, response, body, headers, url, errors,
 // streams, proxy settings, statistics and trace hooks, and the helpers that build URLs and
-// Basic credentials.
+// Basic credentials, and multipart forms.
 #pragma once
 
 #include <leash/basic_auth.hpp>
@@ -8,6 +8,7 @@
 #include <leash/client.hpp>
 #include <leash/error.hpp>
 #include <leash/headers.hpp>
+#include <leash/multipart.hpp>
 #include <leash/proxy.hpp>
 #include <leash/request.hpp>
 #include <leash/response.hpp>
