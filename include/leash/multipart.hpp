@@ -4,7 +4,7 @@
 //   form.add_field("purpose", "fine-tune");
 //   form.add_file("file", "data.jsonl", std::move(jsonl), "application/jsonl");
 //   auto req = leash::request::post(url, "");
-//   form.attach_to(req);   // Content-Type with the boundary, and the body
+//   std::move(form).attach_to(req);   // Content-Type with the boundary, and the body
 //
 // Names and file names are written in quotes as the HTML standard's form encoding does:
 // CR, LF and '"' become %0D, %0A and %22, so no name can end its field or its part. The
