@@ -18,7 +18,7 @@
 // the proxy_options it is given and nothing else.
 #pragma once
 
-#include <leash/detail/base64.hpp>
+#include <leash/basic_auth.hpp>
 #include <leash/error.hpp>
 #include <leash/headers.hpp>
 #include <leash/url.hpp>
@@ -140,8 +140,7 @@ inline bool percent_decode_credential(std::string_view text, std::string& out)
             c = static_cast<char>(high * 16 + low);
             i += 2;
         }
-        const auto byte = static_cast<unsigned char>(c);
-        if (byte < 0x20 || byte == 0x7f)
+        if (is_credential_control(static_cast<unsigned char>(c)))
             return false;
         out += c;
     }
@@ -227,7 +226,7 @@ inline std::string proxy_server::basic_authorization() const
 {
     if (!has_credentials())
         return {};
-    return "Basic " + detail::base64_encode(username_ + ':' + password_);
+    return detail::basic_credentials(username_, password_);  // (parse() refused what basic_auth refuses)
 }
 
 inline std::string proxy_server::authority() const
