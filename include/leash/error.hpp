@@ -101,6 +101,19 @@ enum class error {
                               // reported in proxy_status_category(), whose value is the status
     proxy_bad_response,       // the proxy closed before its answer to CONNECT, sent something else
                               // than an HTTP response head, or sent bytes after a 2xx head
+
+    // Decoding a compressed response body (Content-Encoding; see transport_options::decoding).
+    decoding_failed,          // the body is not valid data of its coding (the connection is closed)
+    decoding_truncated,       // the body ended before its compressed stream did
+    decompression_ratio_exceeded, // the body inflates more than decoding_options::max_ratio allows
+                              // (a decompression bomb; the connection is closed)
+
+    // Redirects followed by leash::client (see redirect_policy).
+    too_many_redirects,       // following the redirect would pass redirect_policy::max_redirects
+    redirect_loop,            // the redirect leads to a request already sent in this chain
+    insecure_redirect,        // a redirect from https to http, not allowed by the policy
+    invalid_redirect_location,// the Location field does not resolve to an http or https URL
+    redirect_vetoed,          // the policy's on_redirect hook refused the hop
 };
 
 // Groups of codes, for comparisons such as ec == leash::condition::timeout.
@@ -172,6 +185,14 @@ inline const char* error_name(error e) noexcept
     case error::proxy_auth_required: return "proxy_auth_required";
     case error::proxy_connect_refused: return "proxy_connect_refused";
     case error::proxy_bad_response: return "proxy_bad_response";
+    case error::decoding_failed: return "decoding_failed";
+    case error::decoding_truncated: return "decoding_truncated";
+    case error::decompression_ratio_exceeded: return "decompression_ratio_exceeded";
+    case error::too_many_redirects: return "too_many_redirects";
+    case error::redirect_loop: return "redirect_loop";
+    case error::insecure_redirect: return "insecure_redirect";
+    case error::invalid_redirect_location: return "invalid_redirect_location";
+    case error::redirect_vetoed: return "redirect_vetoed";
     }
     return "unknown";
 }
@@ -249,6 +270,15 @@ inline const char* error_message(error e) noexcept
         return "the proxy wants credentials (407): give them in the proxy URL, http://user:password@host:port";
     case error::proxy_connect_refused: return "the proxy refused to open a tunnel to the server";
     case error::proxy_bad_response: return "the proxy did not answer CONNECT with a valid HTTP response";
+    case error::decoding_failed: return "the response body is not valid data of its Content-Encoding";
+    case error::decoding_truncated: return "the response body ended before its compressed data did";
+    case error::decompression_ratio_exceeded:
+        return "the response body decompresses to more than decoding_options::max_ratio times its size";
+    case error::too_many_redirects: return "too many redirects (redirect_policy::max_redirects)";
+    case error::redirect_loop: return "the redirect leads back to a request already sent";
+    case error::insecure_redirect: return "a redirect from https to http was refused";
+    case error::invalid_redirect_location: return "the redirect's Location is not a valid http or https URL";
+    case error::redirect_vetoed: return "the redirect was refused by redirect_policy::on_redirect";
     }
     return "unknown leash error";
 }
