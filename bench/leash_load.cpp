@@ -69,13 +69,15 @@ struct tally {
     counter failed = 0;
     std::map<std::string, counter> errors;
     std::map<int, counter> statuses;
-    counter body_bytes = 0;  // body bytes delivered to the caller
+    counter body_bytes = 0;  // body bytes delivered to the caller (after decoding)
+    counter redirects = 0;   // redirects followed
 
     void merge(const tally& other)
     {
         ok += other.ok;
         failed += other.failed;
         body_bytes += other.body_bytes;
+        redirects += other.redirects;
         for (const auto& [name, n] : other.errors)
             errors[name] += n;
         for (const auto& [status, n] : other.statuses)
@@ -102,13 +104,20 @@ private:
 // What the workers share: the options, the transport, the request index and live progress.
 class load_run {
 public:
-    load_run(const options& opts, leash::transport& transport)
-        : opts_(opts), transport_(transport), request_body_(opts.body_bytes.value_or(0), 'x')
+    load_run(const options& opts, leash::client& client)
+        : opts_(opts), client_(client), request_body_(opts.body_bytes.value_or(0), 'x')
     {
     }
 
     const options& opts() const noexcept { return opts_; }
-    leash::transport& transport() noexcept { return transport_; }
+    leash::transport& transport() noexcept { return client_.transport(); }
+    // Through the client when it follows redirects, else straight to the transport.
+    template <class Token>
+    auto async_send(leash::request req, Token&& token)
+    {
+        return opts_.max_redirects > 0 ? client_.async_send(std::move(req), std::forward<Token>(token))
+                                       : transport().async_send(std::move(req), std::forward<Token>(token));
+    }
     peak_gauge& open_conns() noexcept { return open_conns_; }
 
     // The next request index to send, or nothing once all N were issued.
@@ -154,7 +163,7 @@ public:
 
 private:
     const options& opts_;
-    leash::transport& transport_;
+    leash::client& client_;
     const std::string request_body_;
     std::atomic<counter> next_index_{0};
     std::atomic<counter> finished_{0};
@@ -203,8 +212,9 @@ void record_outcome(load_run& run, tally& mine, const std::error_code& ec)
 asio::awaitable<void> send_one(load_run& run, counter index, tally& mine)
 {
     std::error_code ec;
-    auto res = co_await run.transport().async_send(run.make_request(index), into(ec));
+    auto res = co_await run.async_send(run.make_request(index), into(ec));
     run.open_conns().observe(run.transport().gauges().open);
+    mine.redirects += res.redirects;
     if (!ec) {
         ++mine.statuses[res.status];
         if (run.abandons(index))
@@ -426,11 +436,21 @@ bool drain(io_threads& threads)
     return drained;
 }
 
+// The client that follows redirects (--max-redirects): no retries of its own.
+leash::client_options client_options_of(const options& opts)
+{
+    leash::client_options o;
+    o.retry.max_retries = 0;
+    o.redirect.max_redirects = opts.max_redirects;
+    return o;
+}
+
 load_report run_load(const options& opts)
 {
     asio::io_context ioc;
-    leash::transport transport(ioc, opts.transport);
-    load_run run(opts, transport);
+    leash::client client(ioc, client_options_of(opts), opts.transport);
+    auto& transport = client.transport();
+    load_run run(opts, client);
     open_conns_sampler sampler(ioc, transport, run.open_conns());
     // Counted once Asio's reactor exists (the timers above create it), so that the count at
     // exit differs only by what the run itself left open.
@@ -474,6 +494,7 @@ void print_json(const load_report& r, std::ostream& out)
     report["errors"] = leash_bench::json_counts(r.outcomes.errors);
     report["status"] = leash_bench::json_counts(r.outcomes.statuses);
     report["body_bytes"] = r.outcomes.body_bytes;
+    report["redirects"] = r.outcomes.redirects;
     report["conns_opened"] = s.connections_opened;
     report["conns_reused"] = s.reused;
     report["max_open_conns"] = r.max_open_conns;

@@ -35,6 +35,7 @@ struct options {
     std::vector<std::pair<std::string, std::string>> headers;  // -H, in order
     bool proxy_given = false;     // --proxy
     bool proxy_from_env = false;  // --proxy-from-env
+    std::uint64_t max_redirects = 0;  // --max-redirects
     std::chrono::milliseconds gap{0};
     std::uint64_t abandon_every = 0;  // 0 = never
     bool insecure = false;
@@ -61,6 +62,8 @@ inline void print_usage(std::ostream& out)
            "  --proxy URL                  send every request through this HTTP proxy: http://[user:pass@]host:port;\n"
            "                               https:// targets are tunnelled with CONNECT, http:// ones sent in absolute form\n"
            "  --proxy-from-env             take the proxy from HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY (either case)\n"
+           "  --compressed                 send Accept-Encoding for the codings this build supports and deliver decoded bodies\n"
+           "  --max-redirects N            follow up to N redirects (default 0: a 3xx is delivered as the response)\n"
            "  --max-conns-per-host N      --max-idle-conns-per-host N   --max-idle-conns N\n"
            "  --idle-timeout-ms MS        --connect-timeout-ms MS\n"
            "  --header-timeout-ms MS      --read-timeout-ms MS\n"
@@ -148,6 +151,9 @@ inline const std::vector<option_spec>& option_table()
              o.proxy_given = true;
          }},
         {"", "--proxy-from-env", false, [](options& o, sv, sv) { o.proxy_from_env = true; }},
+        {"", "--compressed", false, [](options& o, sv, sv) { o.transport.decoding.decompress = true; }},
+        {"", "--max-redirects", true,
+         [](options& o, sv n, sv v) { o.max_redirects = parse_integer(n, v, 0, 1000); }},
         {"", "--max-conns-per-host", true,
          [](options& o, sv n, sv v) { o.transport.max_conns_per_host = parse_integer(n, v, 1); }},
         {"", "--max-idle-conns-per-host", true,

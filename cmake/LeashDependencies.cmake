@@ -61,3 +61,86 @@ macro(leash_find_catch2)
     endif()
   endif()
 endmacro()
+
+# --- Content codings of response bodies (include/leash/detail/content_decoder.hpp) ---
+# gzip and deflate with zlib, always; br with libbrotlidec and zstd with libzstd as
+# LEASH_WITH_BROTLI and LEASH_WITH_ZSTD say (AUTO: when found; ON: required; OFF: never).
+# Defines LEASH_HAS_BROTLI / LEASH_HAS_ZSTD (true when used) and, when used, the targets
+# leash_brotli / leash_zstd; leash_test_codecs holds the encoders the tests make data with.
+find_package(ZLIB REQUIRED)
+find_package(PkgConfig QUIET)
+
+# leash_find_codec(<name> <option> <pkg-config module> <header> <library>): defines the
+# INTERFACE target leash_<name> when the library is wanted and found, and sets
+# LEASH_HAS_<NAME> to whether it was.
+function(leash_find_codec name option module header library)
+  string(TOUPPER "${name}" upper)
+  string(TOUPPER "${${option}}" choice)
+  set(LEASH_HAS_${upper} OFF PARENT_SCOPE)
+  if(NOT choice STREQUAL "AUTO" AND NOT choice)
+    return()
+  endif()
+  if(NOT TARGET leash_${name})
+    leash_locate_library(${name} ${module} ${header} ${library})
+    if(NOT LEASH_${upper}_LIBRARIES)
+      if(NOT choice STREQUAL "AUTO")
+        message(FATAL_ERROR "leash: ${option} is ${${option}} but ${library} was not found "
+          "(on Debian: apt-get install ${ARGN})")
+      endif()
+      return()
+    endif()
+    add_library(leash_${name} INTERFACE)
+    target_include_directories(leash_${name} SYSTEM INTERFACE ${LEASH_${upper}_INCLUDE_DIRS})
+    target_link_libraries(leash_${name} INTERFACE ${LEASH_${upper}_LIBRARIES})
+  endif()
+  set(LEASH_HAS_${upper} ON PARENT_SCOPE)
+endfunction()
+
+# Sets LEASH_<NAME>_LIBRARIES and LEASH_<NAME>_INCLUDE_DIRS in the caller: from pkg-config's
+# <module> when it knows it, else where <header> and the library <library> are found.
+macro(leash_locate_library name module header library)
+  string(TOUPPER "${name}" _leash_upper)
+  if(PKG_CONFIG_FOUND)
+    pkg_check_modules(LEASH_PC_${_leash_upper} QUIET ${module})
+  endif()
+  if(LEASH_PC_${_leash_upper}_FOUND AND LEASH_PC_${_leash_upper}_LINK_LIBRARIES)
+    set(LEASH_${_leash_upper}_LIBRARIES ${LEASH_PC_${_leash_upper}_LINK_LIBRARIES})
+    set(LEASH_${_leash_upper}_INCLUDE_DIRS ${LEASH_PC_${_leash_upper}_INCLUDE_DIRS})
+  else()
+    find_path(LEASH_${_leash_upper}_INCLUDE_DIR ${header})
+    find_library(LEASH_${_leash_upper}_LIBRARY ${library})
+    set(LEASH_${_leash_upper}_LIBRARIES "")
+    if(LEASH_${_leash_upper}_INCLUDE_DIR AND LEASH_${_leash_upper}_LIBRARY)
+      set(LEASH_${_leash_upper}_LIBRARIES ${LEASH_${_leash_upper}_LIBRARY})
+      set(LEASH_${_leash_upper}_INCLUDE_DIRS ${LEASH_${_leash_upper}_INCLUDE_DIR})
+    endif()
+  endif()
+endmacro()
+
+leash_find_codec(brotli LEASH_WITH_BROTLI libbrotlidec brotli/decode.h brotlidec libbrotli-dev)
+leash_find_codec(zstd LEASH_WITH_ZSTD libzstd zstd.h zstd libzstd-dev)
+
+# The encoders the tests make coded data with: zlib's and zstd's are in the libraries above,
+# brotli's in libbrotlienc (without it, the tests of br are left out).
+if(NOT TARGET leash_test_codecs)
+  add_library(leash_test_codecs INTERFACE)
+  if(LEASH_HAS_BROTLI)
+    leash_locate_library(brotlienc libbrotlienc brotli/encode.h brotlienc)
+    if(LEASH_BROTLIENC_LIBRARIES)
+      target_include_directories(leash_test_codecs SYSTEM INTERFACE ${LEASH_BROTLIENC_INCLUDE_DIRS})
+      target_link_libraries(leash_test_codecs INTERFACE ${LEASH_BROTLIENC_LIBRARIES})
+    else()
+      target_compile_definitions(leash_test_codecs INTERFACE LEASH_TEST_NO_BROTLI_ENCODER=1)
+    endif()
+  endif()
+endif()
+
+set(_leash_codings "gzip, deflate")
+if(LEASH_HAS_BROTLI)
+  string(APPEND _leash_codings ", br")
+endif()
+if(LEASH_HAS_ZSTD)
+  string(APPEND _leash_codings ", zstd")
+endif()
+message(STATUS "leash: response bodies decoded from content codings ${_leash_codings}")
+unset(_leash_codings)

@@ -1,6 +1,6 @@
 // leash-sse - reads a server-sent event stream and prints every event as one line of JSON.
 //
-//   usage: leash-sse [--insecure | --cacert FILE] [--proxy URL] [-H 'Name: value']... [-d BODY] URL
+//   usage: leash-sse [--insecure | --cacert FILE] [--proxy URL] [--compressed] [-H 'Name: value']... [-d BODY] URL
 //
 // Sends GET URL, or POST URL with BODY when -d is given (Content-Type: application/json unless
 // a -H sets another). Accept: text/event-stream is sent unless a -H sets Accept. -H fields are
@@ -23,6 +23,8 @@
 // --insecure accepts any certificate (never against a server you do not control).
 // --proxy URL sends the request through this HTTP proxy, http://[user:pass@]host:port (https://
 // targets through a CONNECT tunnel, with the target's certificate verified as without one).
+// --compressed sends Accept-Encoding for the codings this build decodes and decodes the stream
+// as it arrives (each event is printed as soon as its compressed bytes are in).
 // The transport's default timeouts apply: a stream that stays silent (not even a comment line)
 // for longer than body_read_timeout (120 s) fails with body_read_timeout.
 #include <leash/leash.hpp>
@@ -53,6 +55,7 @@ struct options {
     bool insecure = false;
     std::string cacert;
     std::string proxy;
+    bool compressed = false;
     leash::headers headers;
     std::optional<std::string> data;
     std::string url;
@@ -61,7 +64,7 @@ struct options {
 [[noreturn]] void usage_error(std::string_view message)
 {
     std::cerr << program_name << ": " << message << '\n'
-              << "usage: " << program_name << " [--insecure | --cacert FILE] [--proxy URL] [-H 'Name: value']... [-d BODY] URL\n";
+              << "usage: " << program_name << " [--insecure | --cacert FILE] [--proxy URL] [--compressed] [-H 'Name: value']... [-d BODY] URL\n";
     std::exit(2);
 }
 
@@ -87,8 +90,10 @@ options parse_options(int argc, char* argv[])
         };
         if (arg == "-h" || arg == "--help") {
             std::cout << "usage: " << program_name
-                      << " [--insecure | --cacert FILE] [--proxy URL] [-H 'Name: value']... [-d BODY] URL\n";
+                      << " [--insecure | --cacert FILE] [--proxy URL] [--compressed] [-H 'Name: value']... [-d BODY] URL\n";
             std::exit(0);
+        } else if (arg == "--compressed") {
+            opts.compressed = true;
         } else if (arg == "--insecure") {
             opts.insecure = true;
         } else if (arg == "--cacert") {
@@ -216,6 +221,7 @@ int main(int argc, char* argv[])
     topts.tls.insecure_skip_verify = opts.insecure;
     topts.tls.ca_file = opts.cacert;
     topts.proxy.http = topts.proxy.https = opts.proxy;
+    topts.decoding.decompress = opts.compressed;
 
     asio::io_context io;
     int exit_code = 1;

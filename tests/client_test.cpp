@@ -40,21 +40,6 @@ test_server::handler in_turn(std::vector<reply> replies)
     };
 }
 
-// The clean end, for a client's transport: no work left, gauges zero, no descriptor leaked.
-void require_clean_end(asio::io_context& ioc, leash::client& c, test_server& server, std::size_t fds_at_start)
-{
-    c.transport().shutdown();
-    ioc.restart();
-    ioc.run_for(5s);
-    REQUIRE(ioc.stopped());
-    CHECK(c.transport().stats().total.all_zero());
-    CHECK(server.wait_for_open_connections(0, 5s));
-    // no descriptor more than before the test
-    const bool no_extra_fd = open_fd_count_settles_at_most(fds_at_start);
-    INFO("open descriptors: " << describe_open_fds());
-    CHECK(no_extra_fd);
-}
-
 } // namespace
 
 TEST_CASE("client: relative URLs join the base URL and default headers are added")

@@ -1,6 +1,7 @@
 // The redirect decision (detail/redirect_rules.hpp), without sockets: which statuses are
 // followed, how each changes the method and body, how Location resolves, and when a chain
 // stops with an error or drops its credentials.
+#include <leash/detail/redirect_request.hpp>
 #include <leash/detail/redirect_rules.hpp>
 
 #include <catch2/catch.hpp>
@@ -169,4 +170,64 @@ TEST_CASE("redirect rules: leaving the origin (scheme, host or port) marks the h
     CHECK(decide(302, "https://other.example.com/").cross_origin);
     CHECK(decide(302, "https://api.example.com:8443/").cross_origin);
     CHECK(decide(302, "https://h/", sent{"GET", "http://h/"}).cross_origin);  // http to https
+}
+
+TEST_CASE("redirect rules: a Location without a fragment keeps the request's; one with a fragment wins", "[redirect]")
+{
+    const auto target = url::parse("https://h/a");
+    const std::vector<std::string> chain{leash::detail::redirect_visit_key("GET", target)};
+    const redirected_request sent_with_fragment{"GET", target, false, false, "#sec"};
+    CHECK(decide_redirect(302, "/b", sent_with_fragment, 0, chain, follow_10).fragment == "#sec");
+    CHECK(decide_redirect(302, "/b#new", sent_with_fragment, 0, chain, follow_10).fragment == "#new");
+    CHECK(decide(302, "/b").fragment.empty());
+}
+
+TEST_CASE("redirect request: a hop that drops the body drops the fields describing it", "[redirect]")
+{
+    auto req = leash::request::post("https://api.example.com/v1/a", "{}");
+    req.headers.set("Content-Language", "en");
+    req.headers.set("Expect", "100-continue");
+    req.headers.set("X-Kept", "1");
+    const auto d = decide(303, "/next", sent{"POST", req.url, true, true});
+    leash::detail::redirect_request(req, d);
+    CHECK(req.method == "GET");
+    CHECK(req.url == "https://api.example.com/next");
+    CHECK(req.body.empty());
+    CHECK_FALSE(req.headers.contains("Content-Type"));
+    CHECK_FALSE(req.headers.contains("Content-Language"));
+    CHECK_FALSE(req.headers.contains("Expect"));
+    CHECK(req.headers.get("X-Kept") == "1");
+}
+
+TEST_CASE("redirect request: a hop that keeps the body keeps its fields", "[redirect]")
+{
+    auto req = leash::request::post("https://api.example.com/v1/a", "{}");
+    const auto d = decide(307, "/next", sent{"POST", req.url, true, true});
+    leash::detail::redirect_request(req, d);
+    CHECK(req.method == "POST");
+    CHECK(req.body == "{}");
+    CHECK(req.headers.get("Content-Type") == "application/json");
+}
+
+TEST_CASE("redirect request: a cross-origin hop drops the credentials and a Host the caller set", "[redirect]")
+{
+    auto req = leash::request::get("https://api.example.com/v1/a");
+    for (const auto name : leash::detail::credential_fields)
+        req.headers.set(name, "secret");
+    req.headers.set("Host", "api.example.com");
+    req.headers.set("Accept", "*/*");
+    leash::detail::redirect_request(req, decide(302, "https://cdn.example.com/x"));
+    for (const auto name : leash::detail::credential_fields)
+        CHECK_FALSE(req.headers.contains(name));
+    CHECK_FALSE(req.headers.contains("Host"));
+    CHECK(req.headers.get("Accept") == "*/*");
+    CHECK(req.url == "https://cdn.example.com/x");
+}
+
+TEST_CASE("redirect request: a same-origin hop keeps the credentials", "[redirect]")
+{
+    auto req = leash::request::get("https://api.example.com/v1/a");
+    req.headers.set("Authorization", "Bearer k");
+    leash::detail::redirect_request(req, decide(302, "/v2/a"));
+    CHECK(req.headers.get("Authorization") == "Bearer k");
 }

@@ -1,5 +1,5 @@
-// leash/client.hpp - a convenience layer over a transport: a base URL, default headers and
-// application-level retries.
+// leash/client.hpp - a convenience layer over a transport: a base URL, default headers,
+// application-level retries and redirects.
 //
 // client::async_send(request, token) completes with (std::error_code, response) like
 // transport::async_send. A request URL without a scheme ("/chat/completions") is appended to
@@ -12,16 +12,22 @@
 // A request with a body source is sent again only if the source can start over (see
 // leash/body_source.hpp, `rewind`); otherwise the last outcome is delivered.
 //
+// Redirects are followed as client_options::redirect says (leash/redirect_policy.hpp); each
+// hop is one request as above, with its own retries. response::url and response::redirects
+// say where the response delivered came from.
+//
 // Thread safety and lifetime as for transport: the client owns its transport; destroying it
 // shuts the transport down (see transport.hpp), also while calls are in flight: they keep
 // what they use alive and complete as the transport's contract says. Cancellation is honoured
 // during backoff too.
 #pragma once
 
+#include <leash/detail/redirect_request.hpp>
 #include <leash/detail/retry.hpp>
 #include <leash/detail/retry_rules.hpp>
 #include <leash/detail/spawn.hpp>
 #include <leash/headers.hpp>
+#include <leash/redirect_policy.hpp>
 #include <leash/request.hpp>
 #include <leash/response.hpp>
 #include <leash/retry_policy.hpp>
@@ -34,6 +40,7 @@
 #include <chrono>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace leash {
 
@@ -41,7 +48,10 @@ struct client_options {
     std::string base_url;       // prefix for request URLs without a scheme, e.g. "https://host/api/v3"
     headers default_headers;    // e.g. Authorization; a request's own fields win
     retry_policy retry;         // application-level retries (max 2 by default)
-    std::size_t max_discarded_body = 64 * 1024;  // a retried response's body is read up to this to keep its connection
+    redirect_policy redirect;   // redirects followed (up to 10 by default; see redirect_policy.hpp)
+    // The body of a response that is retried or redirected is read up to this to keep its
+    // connection, then closed.
+    std::size_t max_discarded_body = 64 * 1024;
 };
 
 class client {
@@ -101,35 +111,132 @@ private:
         if (detail::is_canceled(co_await asio::this_coro::cancellation_state))
             co_return detail::failed<response>(asio::error::operation_aborted);
         co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
-        constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
         prepare(s->options, req);
+        redirect_chain chain(req);
+        for (;;) {
+            auto result = co_await send_with_retries(*s, req);
+            auto& [ec, res] = result;
+            if (ec)
+                co_return result;
+            const auto& policy = s->options.redirect;
+            const auto d = chain.decide(req, res, policy);
+            const auto step = judge(policy, req, res, d, chain.hops() + 1);
+            res.redirects = chain.hops();
+            if (step.deliver)
+                co_return result;
+            co_await discard_body(*s, res);
+            if (step.ec)
+                co_return detail::op_result<response>{step.ec, std::move(res)};
+            if (detail::is_canceled(co_await asio::this_coro::cancellation_state))
+                co_return detail::failed<response>(asio::error::operation_aborted);
+            chain.follow(req, d);
+        }
+    }
+
+    // One hop: the request, sent again after a backoff as retry_policy allows.
+    static asio::awaitable<detail::op_result<response>> send_with_retries(state& s, request& req)
+    {
+        constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
         const auto source_read = watch_source(req);
         const bool replayable = detail::is_replayable(req.method, req.headers, req.replayable);
         for (std::size_t retries_done = 0;; ++retries_done) {
-            auto [ec, res] = co_await s->transport.async_send(req, as_tuple);
+            auto [ec, res] = co_await s.transport.async_send(req, as_tuple);
             const detail::attempt_outcome outcome{ec, ec ? 0 : res.status, ec ? nullptr : &res.headers};
-            const auto delay = detail::next_retry_delay(s->options.retry, retries_done, outcome, replayable,
+            const auto delay = detail::next_retry_delay(s.options.retry, retries_done, outcome, replayable,
                                                         std::chrono::system_clock::now(), random_unit());
             if (!delay || !detail::restart_body(req, source_read && *source_read))
                 co_return detail::op_result<response>{ec, std::move(res)};
             if (source_read)
                 *source_read = false;
-
-            if (!ec) {  // discard the body, keeping the connection if it is short
-                auto [read_ec, ignored] = co_await res.body.async_read_all(s->options.max_discarded_body, as_tuple);
-                (void)read_ec;
-                res.body.close();
-            }
+            if (!ec)
+                co_await discard_body(s, res);
             if (detail::is_canceled(co_await asio::this_coro::cancellation_state))
                 co_return detail::failed<response>(asio::error::operation_aborted);
             asio::steady_timer backoff(co_await asio::this_coro::executor, *delay);
             auto [wait_ec] = co_await backoff.async_wait(as_tuple);
             if (wait_ec)
                 co_return detail::failed<response>(asio::error::operation_aborted);
-            ++s->retries;
+            ++s.retries;
         }
     }
+
+    // Reads a response's body up to max_discarded_body, to keep its connection, and closes it.
+    static asio::awaitable<void> discard_body(state& s, response& res)
+    {
+        auto [read_ec, ignored] = co_await res.body.async_read_all(s.options.max_discarded_body,
+                                                                   asio::experimental::as_tuple(asio::use_awaitable));
+        (void)read_ec;
+        res.body.close();
+    }
+
+    // What a call does with a response after the redirect rules and the policy's hook: deliver
+    // it, stop with an error (ec), or follow the redirect (neither).
+    struct redirect_step {
+        bool deliver = false;
+        std::error_code ec;
+    };
+
+    static redirect_step judge(const redirect_policy& policy, const request& req, const response& res,
+                               const detail::redirect_decision& d, std::size_t hop_number)
+    {
+        using outcome = detail::redirect_decision::outcome;
+        switch (d.what) {
+        case outcome::deliver: return {true, {}};
+        case outcome::too_many: return {false, error::too_many_redirects};
+        case outcome::loop: return {false, error::redirect_loop};
+        case outcome::insecure: return {false, error::insecure_redirect};
+        case outcome::invalid_location: return {false, error::invalid_redirect_location};
+        case outcome::follow: break;
+        }
+        if (!policy.on_redirect)
+            return {};
+        const auto next = d.next->to_string() + d.fragment;
+        switch (policy.on_redirect(redirect_hop{res.status, req.url, next, d.method, hop_number, d.cross_origin})) {
+        case redirect_verdict::follow: return {};
+        case redirect_verdict::deliver: return {true, {}};
+        case redirect_verdict::refuse: break;
+        }
+        return {false, error::redirect_vetoed};
+    }
+
+    // The requests sent in one call so far: for the loop check, the hop count, and the rule
+    // that a body source sent once must rewind to go again.
+    class redirect_chain {
+    public:
+        explicit redirect_chain(const request& first)
+        {
+            std::error_code ec;
+            if (const auto u = url::parse(first.url, ec))
+                visited_.push_back(detail::redirect_visit_key(first.method, *u));
+        }
+
+        std::size_t hops() const noexcept { return visited_.empty() ? 0 : visited_.size() - 1; }
+
+        detail::redirect_decision decide(const request& req, const response& res, const redirect_policy& policy) const
+        {
+            std::error_code ec;
+            const auto target = url::parse(req.url, ec);
+            if (!target)
+                return {};
+            const bool has_body = !req.body.empty() || req.source.has_value();
+            const bool rewindable = !req.source || static_cast<bool>(req.source->rewind);
+            return detail::decide_redirect(res.status, res.headers.get("Location"),
+                                           {req.method, *target, has_body, rewindable, detail::url_fragment(req.url)},
+                                           hops(), visited_, {policy.max_redirects, policy.allow_https_to_http});
+        }
+
+        void follow(request& req, const detail::redirect_decision& d)
+        {
+            visited_.push_back(detail::redirect_visit_key(d.method, *d.next));
+            if (!d.drop_body && req.source && req.source->rewind)
+                req.source->rewind();
+            detail::redirect_request(req, d);
+        }
+
+    private:
+        std::vector<std::string> visited_;
+    };
 
     // Resolves a relative URL against base_url and adds the default headers.
     static void prepare(const client_options& options, request& req)

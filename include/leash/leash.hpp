@@ -6,10 +6,12 @@
 #include <leash/basic_auth.hpp>
 #include <leash/body.hpp>
 #include <leash/client.hpp>
+#include <leash/decoding_options.hpp>
 #include <leash/error.hpp>
 #include <leash/headers.hpp>
 #include <leash/multipart.hpp>
 #include <leash/proxy.hpp>
+#include <leash/redirect_policy.hpp>
 #include <leash/request.hpp>
 #include <leash/response.hpp>
 #include <leash/retry_policy.hpp>

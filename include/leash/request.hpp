@@ -49,6 +49,10 @@ struct request {
     // expect_continue_timeout without an answer); a final response instead means the body is
     // not sent, and the connection is not reused.
 
+    // Ask for a compressed response and decode it (see leash/decoding_options.hpp); empty
+    // keeps the transport's transport_options::decoding.decompress.
+    std::optional<bool> decompress;
+
     // Timeouts of this request that differ from the transport's.
     request_timeouts timeouts;
 

@@ -7,6 +7,7 @@
 #include <leash/body.hpp>
 #include <leash/headers.hpp>
 
+#include <cstddef>
 #include <string>
 
 namespace leash {
@@ -18,6 +19,15 @@ struct response {
     int version_minor = 1;
     leash::headers headers;
     leash::body body;
+    // The URL of the request this response answers: the request's own, or with leash::client
+    // following redirects, the last hop's (with the fragment RFC 9110 section 10.2.2 gives it).
+    std::string url;
+    // The Content-Encoding decoded while the body is read (e.g. "gzip"), whose field and
+    // Content-Length were removed from `headers`; empty when the body is as it came (see
+    // leash/decoding_options.hpp).
+    std::string decoded_content_encoding;
+    // Redirects followed to get this response (leash::client; 0 from a transport).
+    std::size_t redirects = 0;
 };
 
 } // namespace leash

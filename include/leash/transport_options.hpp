@@ -5,6 +5,7 @@
 // is constructed.
 #pragma once
 
+#include <leash/decoding_options.hpp>
 #include <leash/proxy.hpp>
 #include <leash/tls_options.hpp>
 #include <leash/trace.hpp>
@@ -67,6 +68,9 @@ struct transport_options {
     // (under connect_timeout, like the TCP connect to the proxy), with TLS verified for the
     // target. The transport's constructor throws std::system_error on an invalid proxy URL.
     proxy_options proxy;
+
+    // --- Compressed responses (leash/decoding_options.hpp): off unless asked for ---
+    decoding_options decoding;
 
     // --- Limits ---
     std::size_t max_response_header_bytes = 64 * 1024;

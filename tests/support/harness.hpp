@@ -199,6 +199,29 @@ private:
     }
 };
 
+// The clean end, for a client's transport: no work left, gauges zero, the servers' connections
+// closed, no descriptor leaked.
+inline void require_clean_end(asio::io_context& ioc, leash::client& c, std::initializer_list<test_server*> servers,
+                              std::size_t fds_at_start)
+{
+    c.transport().shutdown();
+    ioc.restart();
+    ioc.run_for(5s);
+    REQUIRE(ioc.stopped());
+    CHECK(c.transport().stats().total.all_zero());
+    for (auto* server : servers)
+        CHECK(server->wait_for_open_connections(0, 5s));
+    // no descriptor more than before the test
+    const bool no_extra_fd = open_fd_count_settles_at_most(fds_at_start);
+    INFO("open descriptors: " << describe_open_fds());
+    CHECK(no_extra_fd);
+}
+
+inline void require_clean_end(asio::io_context& ioc, leash::client& c, test_server& server, std::size_t fds_at_start)
+{
+    require_clean_end(ioc, c, {&server}, fds_at_start);
+}
+
 // Runs a test case once over plain HTTP and once over TLS.
 #define LEASH_EVERY_TRANSPORT_KIND()                                                                   \
     const auto kind = GENERATE(::leash::test::transport_kind::plain, ::leash::test::transport_kind::tls); \

@@ -1,6 +1,6 @@
 // leash-serve-and-run - runs a program against an in-process test server (for smoke tests).
 //
-//   usage: leash-serve-and-run [--timeout SECONDS] [--expect-body] [--tls] [--proxy] PROGRAM [ARGS...]
+//   usage: leash-serve-and-run [--timeout SECONDS] [--expect-body] [--tls] [--proxy] [--gzip] PROGRAM [ARGS...]
 //
 // Starts a leash::test::test_server that answers every request with 200 and a short text
 // body (or, for a path ending in /events, the same text as one server-sent event), replaces
@@ -16,11 +16,17 @@
 // "{proxy}" becomes its URL. The run then also fails unless every request reached the server
 // through it: as CONNECT tunnels with --tls, in absolute form without.
 //
+// "{redirect_url}" becomes the URL of /redirect/hello, which answers 302 with Location /hello.
+//
+// With --gzip the text (and the event) is sent gzip-coded to a request whose Accept-Encoding
+// names gzip, and the run fails unless every request did.
+//
 // With --expect-body the child's standard output is passed through a pipe (and still copied
 // to ours) and must contain the text the server sent.
 //
 // Exit status: the child's, when it succeeded, the server received at least one request and
 // the output check (if any) passed; otherwise non-zero with a message on stderr.
+#include "support/coded_bodies.hpp"
 #include "support/test_pki.hpp"
 #include "support/test_proxy.hpp"
 #include "support/test_server.hpp"
@@ -54,6 +60,7 @@ constexpr std::string_view url_placeholder = "{url}";
 constexpr std::string_view events_url_placeholder = "{events_url}";
 constexpr std::string_view cacert_placeholder = "{cacert}";
 constexpr std::string_view proxy_placeholder = "{proxy}";
+constexpr std::string_view redirect_url_placeholder = "{redirect_url}";
 constexpr std::string_view served_text = "Hello from leash-serve-and-run!";
 
 using clock_type = std::chrono::steady_clock;
@@ -63,13 +70,14 @@ struct options {
     bool expect_body = false;
     bool tls = false;
     bool proxy = false;
+    bool gzip = false;
     std::vector<std::string> command;  // program and its arguments, placeholders unresolved
 };
 
 [[noreturn]] void usage_error(std::string_view message)
 {
     std::cerr << program_name << ": " << message << '\n'
-              << "usage: " << program_name << " [--timeout SECONDS] [--expect-body] [--tls] [--proxy] PROGRAM [ARGS...]\n";
+              << "usage: " << program_name << " [--timeout SECONDS] [--expect-body] [--tls] [--proxy] [--gzip] PROGRAM [ARGS...]\n";
     std::exit(2);
 }
 
@@ -93,6 +101,8 @@ options parse_options(int argc, char* argv[])
             opts.tls = true;
         } else if (arg == "--proxy") {
             opts.proxy = true;
+        } else if (arg == "--gzip") {
+            opts.gzip = true;
         } else if (arg == "--") {
             ++i;
             break;
@@ -229,13 +239,26 @@ private:
     std::string output_;
 };
 
-leash::test::reply answer(const leash::test::received_request& request)
+bool accepts_gzip(const leash::test::received_request& request)
 {
+    return leash::test::detail::icontains(request.header("Accept-Encoding"), "gzip");
+}
+
+// The answer to every request: a redirect for /redirect/..., else the text (as an event for
+// /events), gzip-coded when `gzip` and the request accepts it.
+leash::test::reply answer(const leash::test::received_request& request, bool gzip)
+{
+    if (request.target.starts_with("/redirect/"))
+        return leash::test::reply::status(302, "", {{"Location", request.target.substr(9)}});
     const bool events = request.target.ends_with("/events");
-    return leash::test::reply::ok(
-        events ? "data: " + std::string(served_text) + "\n\n" : std::string(served_text) + "\n",
-        {{"Content-Type", events ? "text/event-stream" : "text/plain; charset=utf-8"},
-         {"X-Served-By", std::string(program_name)}});
+    std::string body = events ? "data: " + std::string(served_text) + "\n\n" : std::string(served_text) + "\n";
+    leash::test::header_list fields{{"Content-Type", events ? "text/event-stream" : "text/plain; charset=utf-8"},
+                                    {"X-Served-By", std::string(program_name)}};
+    if (gzip && accepts_gzip(request)) {
+        body = leash::test::gzip(body);
+        fields.emplace_back("Content-Encoding", "gzip");
+    }
+    return leash::test::reply::ok(std::move(body), std::move(fields));
 }
 
 // Replaces every occurrence of `placeholder` in `arg` by `value`.
@@ -262,7 +285,8 @@ int main(int argc, char* argv[])
 {
     options opts = parse_options(argc, argv);
 
-    leash::test::test_server server(answer);
+    leash::test::test_server server(
+        [gzip = opts.gzip](const leash::test::received_request& r) { return answer(r, gzip); });
     std::unique_ptr<leash::test::tls_front> front;
     if (opts.tls)
         front = std::make_unique<leash::test::tls_front>(server.port(), leash::test::shared_test_pki().valid());
@@ -273,6 +297,7 @@ int main(int argc, char* argv[])
     for (auto& arg : opts.command) {
         substitute(arg, url_placeholder, url("/hello"));
         substitute(arg, events_url_placeholder, url("/events"));
+        substitute(arg, redirect_url_placeholder, url("/redirect/hello"));
         if (arg.find(cacert_placeholder) != std::string::npos)
             substitute(arg, cacert_placeholder, leash::test::shared_test_pki().ca_cert().string());
         if (proxy)
@@ -306,6 +331,13 @@ int main(int argc, char* argv[])
         std::cerr << program_name << ": " << program << " succeeded but not every request went through the proxy ("
                   << proxy->heads().size() << " request head(s) reached it)\n";
         return 1;
+    }
+    if (opts.gzip) {
+        const auto requests = server.requests();
+        if (!std::all_of(requests.begin(), requests.end(), accepts_gzip)) {
+            std::cerr << program_name << ": " << program << " succeeded but not every request accepted gzip\n";
+            return 1;
+        }
     }
     if (opts.expect_body && child.output().find(served_text) == std::string::npos) {
         std::cerr << program_name << ": the output of " << program << " does not contain the text served ("

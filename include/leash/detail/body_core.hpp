@@ -8,6 +8,7 @@
 #pragma once
 
 #include <leash/detail/connection.hpp>
+#include <leash/detail/content_decoder.hpp>
 #include <leash/detail/phase_timer.hpp>
 #include <leash/detail/spawn.hpp>
 #include <leash/detail/unread_watch.hpp>
@@ -61,9 +62,18 @@ public:
     // buffered, closes it otherwise. Later reads fail with error::body_closed.
     void close() noexcept;
 
-    bool done() const noexcept { return done_ && piece_.empty(); }
+    bool done() const noexcept { return done_ && piece_.empty() && coded_.empty() && !more_decoded_; }
     bool holds_connection() const noexcept { return conn_ != nullptr; }
     const headers& trailers() const noexcept { return trailers_; }
+
+    // Decodes the body as it is read (before any read): its pieces come from `decoder`.
+    void decode_with(content_decoder decoder)
+    {
+        decoder_.emplace(std::move(decoder));
+        decoded_ = std::make_unique<char[]>(decoded_piece_bytes);
+        coded_ = piece_;
+        piece_ = {};
+    }
 
     // Starts the leak diagnostic for this body (on the strand, before any read).
     void watch_unread(std::shared_ptr<unread_watch> watch)
@@ -77,6 +87,20 @@ public:
 private:
     // Waits for body bytes: a view of the next available piece, or eof at the end.
     asio::awaitable<std::error_code> fill();
+    // fill() for a body whose connection is gone: no I/O.
+    std::error_code fill_now();
+    // A piece the parser handed out: to read, or to decode first.
+    void take_piece(std::string_view p) noexcept { (decoder_ ? coded_ : piece_) = p; }
+    // Whether decoding can make a piece without more bytes from the connection.
+    bool can_decode() const noexcept { return decoder_ && (!coded_.empty() || more_decoded_); }
+    // Decodes the next piece from coded_; an error ends the lease.
+    std::error_code decode_piece();
+    // What a read at the end of the message reports: eof, the error that ended it, or
+    // decoding_truncated for a coded stream that did not end with the body.
+    std::error_code end_of_body();
+    // read_all's step: the current piece onto `out`, unless that passes `limit` (then the body
+    // is closed: error::body_too_large).
+    std::error_code append_piece(std::string& out, std::size_t limit);
     // Reads more of the message into the connection's buffer.
     asio::awaitable<std::error_code> receive();
     static std::error_code received(connection& c, std::size_t n, std::error_code ec);
@@ -114,7 +138,13 @@ private:
     clock::time_point deadline_ = clock::time_point::max();
     bool close_after_ = false;
     std::string held_;         // the rest of a message that arrived with its head
-    std::string_view piece_;   // body bytes handed out by the parser (or held_), not yet read
+    std::string_view piece_;   // body bytes handed out by the parser (or held_, or decoded), not yet read
+    // Decoding (decode_with): the coded bytes not yet decoded, and where pieces are decoded to.
+    static constexpr std::size_t decoded_piece_bytes = 16 * 1024;
+    std::optional<content_decoder> decoder_;
+    std::unique_ptr<char[]> decoded_;
+    std::string_view coded_;
+    bool more_decoded_ = false;  // the last piece filled decoded_: more may be pending
     bool done_ = true;         // the message ended (eof from now on)
     bool closed_ = false;      // closed before its end
     bool reading_ = false;     // a read of the connection is pending (on the strand)

@@ -16,6 +16,7 @@
 //   too_many; a method and URL already visited in this chain is a loop.
 // - Authorization, Cookie and Proxy-Authorization are dropped once the chain leaves the
 //   origin (scheme, host and port) of the request it came from.
+// - A Location without a fragment inherits the request's (RFC 9110 section 10.2.2).
 #pragma once
 
 #include <leash/detail/url_reference.hpp>
@@ -43,6 +44,7 @@ struct redirected_request {
     const url& target;
     bool has_body = false;
     bool body_rewindable = false;  // its body can be sent again (when it has one)
+    std::string_view fragment = {};  // of the URL it was sent to, with its '#' (never sent)
 };
 
 struct redirect_decision {
@@ -57,6 +59,7 @@ struct redirect_decision {
     outcome what = outcome::deliver;
     // With follow:
     std::optional<url> next;    // where to
+    std::string fragment;       // the fragment next carries, with its '#', or empty
     std::string method;         // with which method
     bool drop_body = false;     // send it without body (and without the fields describing one)
     bool cross_origin = false;  // next is of another origin: drop the credentials' fields
@@ -142,6 +145,8 @@ inline redirect_decision decide_redirect(int status, std::optional<std::string_v
     d.what = outcome::follow;
     d.cross_origin = !same_origin(request.target, *next);
     d.next = std::move(next);
+    const auto hash = resolved->find('#');
+    d.fragment = hash != std::string::npos ? resolved->substr(hash) : std::string(request.fragment);
     d.method = std::move(method);
     d.drop_body = !keeps_body;
     return d;

@@ -40,8 +40,9 @@ inline bool method_expects_body(std::string_view m) noexcept
 // chunked (a caller's Content-Length or Transfer-Encoding is replaced). Through an HTTP proxy
 // (`via`, for an http:// URL), the target is in absolute form ("GET http://host/path") and
 // Proxy-Authorization is added when the proxy URL has credentials and the request has none.
+// A non-empty `accept_encoding` is sent as Accept-Encoding (the transport's decoding).
 inline void write_request_head(std::string& out, const request& req, const url& u, std::string_view user_agent,
-                               const proxy_server* via = nullptr)
+                               const proxy_server* via = nullptr, std::string_view accept_encoding = {})
 {
     out.clear();
     out.append(req.method).append(" ");
@@ -59,6 +60,8 @@ inline void write_request_head(std::string& out, const request& req, const url& 
     }
     if (!user_agent.empty() && !req.headers.contains("User-Agent"))
         out.append("User-Agent: ").append(user_agent).append("\r\n");
+    if (!accept_encoding.empty())
+        out.append("Accept-Encoding: ").append(accept_encoding).append("\r\n");
     for (auto& f : req.headers) {
         if (iequals(f.name, "Content-Length") || iequals(f.name, "Transfer-Encoding"))
             continue;

@@ -20,6 +20,7 @@
 #include <leash/detail/proxy_choice.hpp>
 #include <leash/detail/request_policy.hpp>
 #include <leash/detail/request_writer.hpp>
+#include <leash/detail/response_decoding.hpp>
 #include <leash/detail/retry.hpp>
 #include <leash/detail/spawn.hpp>
 #include <leash/detail/tls_client.hpp>
@@ -87,6 +88,7 @@ struct request_plan {
     bool head_request = false;
     bool close_requested = false;
     bool replayable = false;
+    bool decode = false;  // Accept-Encoding is sent and a coded response decoded
     request_trace trace;
 };
 
@@ -180,6 +182,7 @@ private:
                     std::size_t attempt);
     op_result<response> hand_over(connection_ptr conn, const asio::any_io_executor& strand, const request& req,
                                   const request_plan& plan, const attempt_facts& facts, phase_timer& timer);
+    std::optional<content_decoder> decoder_for(response& r) const;
 
     checkout check_out(const request_plan& plan, const asio::any_io_executor& strand);
     asio::awaitable<op_result<acquired>> finish_checkout(const request_plan& plan, const url& u, phase_timer& timer,

@@ -82,15 +82,20 @@ inline asio::awaitable<std::error_code> body_core::fill()
 {
     std::error_code ec;
     while (piece_.empty()) {
+        if (can_decode()) {
+            if (auto failed = decode_piece())
+                co_return failed;
+            continue;
+        }
         if (!conn_)
-            co_return failed_ ? failed_ : std::error_code(asio::error::eof);
+            co_return end_of_body();
         if (parse_buffered(*conn_, body_piece_or_end, ec)) {
             if (!conn_->parser.has_body()) {
                 on_message_done();
-                co_return asio::error::eof;
+                co_return end_of_body();
             }
-            piece_ = conn_->parser.take_body();
-            break;
+            take_piece(conn_->parser.take_body());
+            continue;
         }
         if (!ec)
             ec = co_await receive();
@@ -102,6 +107,56 @@ inline asio::awaitable<std::error_code> body_core::fill()
         }
     }
     co_return std::error_code{};
+}
+
+inline std::error_code body_core::fill_now()
+{
+    while (piece_.empty()) {
+        if (!can_decode())
+            return end_of_body();
+        if (auto failed = decode_piece())
+            return failed;
+    }
+    return {};
+}
+
+inline std::error_code body_core::decode_piece()
+{
+    const auto step = decoder_->decode(coded_, decoded_.get(), decoded_piece_bytes);
+    coded_.remove_prefix(step.consumed);
+    more_decoded_ = step.produced == decoded_piece_bytes;
+    auto ec = step.ec;
+    if (!ec && step.produced == 0 && !more_decoded_ && !coded_.empty())
+        ec = error::decoding_failed;  // bytes the coded stream has no use for
+    if (ec) {
+        coded_ = {};
+        more_decoded_ = false;
+        fail(ec);
+        return ec;
+    }
+    piece_ = std::string_view(decoded_.get(), step.produced);
+    return {};
+}
+
+inline std::error_code body_core::end_of_body()
+{
+    if (!failed_ && decoder_ && !decoder_->finished())
+        failed_ = error::decoding_truncated;
+    return failed_ ? failed_ : std::error_code(asio::error::eof);
+}
+
+inline std::error_code body_core::append_piece(std::string& out, std::size_t limit)
+{
+    if (piece_.size() > limit - out.size()) {
+        piece_ = {};
+        coded_ = {};
+        closed_ = true;
+        end_lease(false, true);
+        return error::body_too_large;
+    }
+    out.append(piece_);
+    piece_ = {};
+    return {};
 }
 
 // Reads more bytes into the connection's buffer: after a read that filled the buffer more is
@@ -166,7 +221,7 @@ inline asio::awaitable<op_result<std::size_t>> body_core::read_some(asio::mutabl
     const auto n = std::min(out.size(), piece_.size());
     std::memcpy(out.data(), piece_.data(), n);
     piece_.remove_prefix(n);
-    if (piece_.empty() && conn_) {  // report the end together with the last bytes
+    if (piece_.empty() && conn_ && !can_decode()) {  // report the end together with the last bytes
         std::error_code ec;
         if (parse_buffered(*conn_, body_piece_or_end, ec)) {
             if (!conn_->parser.has_body())
@@ -188,23 +243,15 @@ inline asio::awaitable<op_result<std::string>> body_core::read_all(std::size_t l
     const read_activity reading(watch_.get());
     // Room for a declared length up front (bounded: the server's figure is not trusted).
     constexpr std::uint64_t max_reserve = 16 * 1024 * 1024;
-    if (conn_)
+    if (conn_ && !decoder_)
         if (const auto declared = conn_->parser.content_length())
             out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>({*declared, limit, max_reserve})));
     for (;;) {
         auto ec = co_await fill();
-        if (ec == asio::error::eof)
-            co_return op_result<std::string>{std::error_code{}, std::move(out)};
+        if (!ec)
+            ec = append_piece(out, limit);
         if (ec)
-            co_return op_result<std::string>{ec, std::move(out)};
-        if (piece_.size() > limit - out.size()) {
-            piece_ = {};
-            closed_ = true;
-            end_lease(false, true);
-            co_return op_result<std::string>{error::body_too_large, std::move(out)};
-        }
-        out.append(piece_);
-        piece_ = {};
+            co_return op_result<std::string>{ec == asio::error::eof ? std::error_code{} : ec, std::move(out)};
     }
 }
 
@@ -214,8 +261,8 @@ inline op_result<std::size_t> body_core::read_some_now(asio::mutable_buffer out)
         return {error::body_closed, 0};
     if (out.size() == 0)
         return {std::error_code{}, 0};
-    if (piece_.empty())
-        return {failed_ ? failed_ : std::error_code(asio::error::eof), 0};
+    if (auto ec = fill_now())
+        return {ec, 0};
     const auto n = std::min(out.size(), piece_.size());
     std::memcpy(out.data(), piece_.data(), n);
     piece_.remove_prefix(n);
@@ -227,23 +274,26 @@ inline op_result<std::string> body_core::read_all_now(std::size_t limit)
     std::string out;
     if (closed_)
         return {error::body_closed, std::move(out)};
-    if (piece_.size() > limit) {
-        piece_ = {};
-        closed_ = true;
-        return {error::body_too_large, std::move(out)};
-    }
-    if (piece_.data() == held_.data() && piece_.size() == held_.size())
+    if (!decoder_ && piece_.size() <= limit && piece_.data() == held_.data() && piece_.size() == held_.size()) {
         out = std::move(held_);  // all of it, unread: no copy
-    else
-        out.assign(piece_);
-    piece_ = {};
-    return {failed_, std::move(out)};
+        piece_ = {};
+        return {failed_, std::move(out)};
+    }
+    for (;;) {
+        auto ec = fill_now();
+        if (!ec)
+            ec = append_piece(out, limit);
+        if (ec)
+            return {ec == asio::error::eof ? std::error_code{} : ec, std::move(out)};
+    }
 }
 
 inline void body_core::close() noexcept
 {
     const bool was_closed = std::exchange(closed_, true);
     piece_ = {};
+    coded_ = {};
+    more_decoded_ = false;
     if (was_closed || done_ || !conn_)
         return;
     if (discard_buffered()) {  // the rest of the message is here: keep the connection

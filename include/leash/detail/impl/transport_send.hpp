@@ -65,6 +65,7 @@ inline request_plan transport_state::plan_request(const request& req, const url&
     p.head_request = req.method == "HEAD";
     p.close_requested = req.headers.has_token("Connection", "close");
     p.replayable = is_replayable(req.method, req.headers, req.replayable);
+    p.decode = wants_decoding(req, options_.decoding);
     p.trace = request_trace{tracer(options_.trace.get(), req.trace.get()), trace_request{req.method, p.key, u.target()}};
     return p;
 }
@@ -89,7 +90,8 @@ inline void transport_state::start_attempt(connection& c, bool reused, const req
     }
     ++c.requests;
     // (An https request goes through its tunnel as it would go directly.)
-    write_request_head(c.head, req, u, options_.user_agent, u.is_https() ? nullptr : plan.proxy);
+    write_request_head(c.head, req, u, options_.user_agent, u.is_https() ? nullptr : plan.proxy,
+                       plan.decode ? accepted_encodings() : std::string_view{});
 }
 
 // Whether an attempt that failed with `ec` is sent again on another connection (counted as a
@@ -121,6 +123,7 @@ inline op_result<response> transport_state::hand_over(connection_ptr conn, const
     r.version_major = c.parser.version_major();
     r.version_minor = c.parser.version_minor();
     r.headers = std::move(c.parser.head_fields());
+    r.url = req.url;
     c.idle_timeout = idle_timeout_after(options_, r.headers);
 
     const bool close_after = plan.close_requested || facts.body_skipped;
@@ -130,22 +133,38 @@ inline op_result<response> transport_state::hand_over(connection_ptr conn, const
             close_leased(std::move(conn), close_reason::error);
             return failed<response>(ec);
         }
+    auto decoder = plan.decode && (!c.parser.message_done() || !held.empty()) ? decoder_for(r) : std::nullopt;
+    std::shared_ptr<body_core> core;
     if (c.parser.message_done()) {
         auto trailers = std::move(c.parser.trailer_fields());
         release(std::move(conn), c.reusable_after_message() && !close_after);
-        r.body = held.empty() ? body(std::make_shared<body_core>(strand))
-                              : body(std::make_shared<body_core>(strand, std::move(held), std::move(trailers)));
-        return {std::error_code{}, std::move(r)};
+        core = held.empty() ? std::make_shared<body_core>(strand)
+                            : std::make_shared<body_core>(strand, std::move(held), std::move(trailers));
+    } else {
+        body_opened(plan.key);
+        const auto connection_id = c.id;
+        core = std::make_shared<body_core>(strand, shared_from_this(), std::move(conn), plan.limits, close_after,
+                                           std::move(timer));
+        if (options_.report_unread_body_after.count() > 0 && plan.trace.wants(&trace_hooks::unread_body))
+            core->watch_unread(std::make_shared<unread_watch>(strand, options_.report_unread_body_after,
+                                                              options_.trace, req.trace, plan.trace.request,
+                                                              connection_id));
     }
-    body_opened(plan.key);
-    const auto connection_id = c.id;
-    auto core = std::make_shared<body_core>(strand, shared_from_this(), std::move(conn), plan.limits, close_after,
-                                            std::move(timer));
-    if (options_.report_unread_body_after.count() > 0 && plan.trace.wants(&trace_hooks::unread_body))
-        core->watch_unread(std::make_shared<unread_watch>(strand, options_.report_unread_body_after, options_.trace,
-                                                          req.trace, plan.trace.request, connection_id));
+    if (decoder)
+        core->decode_with(std::move(*decoder));
     r.body = body(std::move(core));
     return {std::error_code{}, std::move(r)};
+}
+
+// The decoder for a response with a body whose Content-Encoding this build decodes; its
+// fields describing the coded bytes are removed and what is decoded is noted.
+inline std::optional<content_decoder> transport_state::decoder_for(response& r) const
+{
+    const auto coding = take_content_coding(r.headers);
+    if (!coding)
+        return std::nullopt;
+    r.decoded_content_encoding = coding_name(*coding);
+    return content_decoder(*coding, limits_of(options_.decoding));
 }
 
 // The pool's answer for one attempt, now: an idle connection that is still alive (one found

@@ -1,0 +1,41 @@
+// leash/decoding_options.hpp - compressed responses: whether to ask for them, and the bounds
+// on what a body may decode to.
+//
+// Off by default: no Accept-Encoding is sent unless asked for (LLM streams stay identity).
+// With decompress on (for the transport, or request::decompress for one request), a request
+// is sent with "Accept-Encoding" naming the codings this build decodes (gzip and deflate;
+// br and zstd when built with libbrotli and libzstd, see the README), and a response whose
+// Content-Encoding names one of them is decoded as its body is read, piece by piece (an
+// sse::reader over a gzip stream yields each event as its bytes arrive). The response then
+// loses its Content-Encoding and Content-Length fields, which describe the coded bytes on
+// the wire, and says in response::decoded_content_encoding what was decoded. A response
+// with no body (HEAD, 204, 304, an empty body) is left as it came, as is one whose coding is
+// unknown or a list of several.
+//
+// A request that sets its own Accept-Encoding gets the bytes as they came, whatever this
+// says: the caller asked to handle them.
+//
+// Errors while reading a decoded body: error::decoding_failed (invalid data; the connection
+// is closed), error::decoding_truncated (the body ended inside the coded stream),
+// error::decompression_ratio_exceeded (a decompression bomb; the connection is closed),
+// error::body_too_large (over max_decoded_bytes, or over async_read_all's limit, which counts
+// decoded bytes).
+#pragma once
+
+#include <cstdint>
+
+namespace leash {
+
+struct decoding_options {
+    // Ask for compressed responses and decode them.
+    bool decompress = false;
+    // Decoded bytes one body may produce, however it is read. Default 1 GiB.
+    std::uint64_t max_decoded_bytes = std::uint64_t{1} << 30;
+    // A body may not decode to more than max_ratio times its coded bytes so far, once it has
+    // decoded ratio_grace_bytes. Ordinary text and JSON compress 3 to 20 times; a bomb (1 MiB
+    // of gzip that inflates to 1 GiB) is stopped after about ratio_grace_bytes.
+    std::uint64_t max_ratio = 100;
+    std::uint64_t ratio_grace_bytes = std::uint64_t{1} << 20;
+};
+
+} // namespace leash
