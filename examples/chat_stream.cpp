@@ -29,6 +29,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -123,8 +124,14 @@ asio::awaitable<int> chat(leash::client& client, chat_settings settings)
     }
 
     // [DONE] is handled here rather than by the reader, so that a stream that ends without it
-    // (cut short by a proxy, say) is told apart from a complete one.
-    leash::sse::reader reader(std::move(res.body), {.stop_at_done = false});
+    // (cut short by a proxy, say) is told apart from a complete one. The event timeouts bound
+    // the time to the first token and between tokens, which ": ping" keep-alive comments from
+    // a gateway waiting on a stuck model would otherwise stretch forever.
+    leash::sse::reader_options stream_bounds;
+    stream_bounds.stop_at_done = false;
+    stream_bounds.first_event_timeout = std::chrono::seconds(60);
+    stream_bounds.event_timeout = std::chrono::seconds(30);
+    leash::sse::reader reader(std::move(res.body), stream_bounds);
     std::optional<json> usage;
     bool done = false;
     bool in_reasoning = false;

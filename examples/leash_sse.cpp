@@ -1,6 +1,6 @@
 // leash-sse - reads a server-sent event stream and prints every event as one line of JSON.
 //
-//   usage: leash-sse [--insecure | --cacert FILE] [--proxy URL] [--compressed] [-H 'Name: value']... [-d BODY] URL
+//   usage: leash-sse [--insecure | --cacert FILE] [--proxy URL] [--compressed] [--event-timeout-ms MS] [--read-timeout-ms MS] [-H 'Name: value']... [-d BODY] URL
 //
 // Sends GET URL, or POST URL with BODY when -d is given (Content-Type: application/json unless
 // a -H sets another). Accept: text/event-stream is sent unless a -H sets Accept. -H fields are
@@ -25,6 +25,11 @@
 // targets through a CONNECT tunnel, with the target's certificate verified as without one).
 // --compressed sends Accept-Encoding for the codings this build decodes and decodes the stream
 // as it arrives (each event is printed as soon as its compressed bytes are in).
+// --event-timeout-ms MS fails (exit status 1, the timeout named on standard error) when no event
+// is dispatched for MS, from the start or from the last event: comment lines and blank
+// keep-alive lines do not reset it. --read-timeout-ms MS fails when no byte at all arrives
+// for MS (body_read_timeout). Without them the defaults of sse::reader_options and
+// transport_options apply.
 // The transport's default timeouts apply: a stream that stays silent (not even a comment line)
 // for longer than body_read_timeout (120 s) fails with body_read_timeout.
 #include <leash/leash.hpp>
@@ -33,6 +38,8 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <exception>
@@ -56,6 +63,8 @@ struct options {
     std::string cacert;
     std::string proxy;
     bool compressed = false;
+    std::optional<std::chrono::milliseconds> event_timeout;
+    std::optional<std::chrono::milliseconds> read_timeout;
     leash::headers headers;
     std::optional<std::string> data;
     std::string url;
@@ -64,8 +73,18 @@ struct options {
 [[noreturn]] void usage_error(std::string_view message)
 {
     std::cerr << program_name << ": " << message << '\n'
-              << "usage: " << program_name << " [--insecure | --cacert FILE] [--proxy URL] [--compressed] [-H 'Name: value']... [-d BODY] URL\n";
+              << "usage: " << program_name << " [--insecure | --cacert FILE] [--proxy URL] [--compressed] [--event-timeout-ms MS] [--read-timeout-ms MS] [-H 'Name: value']... [-d BODY] URL\n";
     std::exit(2);
+}
+
+// A positive number of milliseconds, the whole of `text`.
+std::chrono::milliseconds milliseconds(std::string_view option, std::string_view text)
+{
+    long long ms = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (ec != std::errc() || end != text.data() + text.size() || ms <= 0 || ms > 1'000'000'000)
+        usage_error(std::string(option) + " needs a positive number of milliseconds, got '" + std::string(text) + "'");
+    return std::chrono::milliseconds(ms);
 }
 
 std::string_view trim(std::string_view s)
@@ -90,8 +109,12 @@ options parse_options(int argc, char* argv[])
         };
         if (arg == "-h" || arg == "--help") {
             std::cout << "usage: " << program_name
-                      << " [--insecure | --cacert FILE] [--proxy URL] [--compressed] [-H 'Name: value']... [-d BODY] URL\n";
+                      << " [--insecure | --cacert FILE] [--proxy URL] [--compressed] [--event-timeout-ms MS] [--read-timeout-ms MS] [-H 'Name: value']... [-d BODY] URL\n";
             std::exit(0);
+        } else if (arg == "--event-timeout-ms") {
+            opts.event_timeout = milliseconds(arg, value());
+        } else if (arg == "--read-timeout-ms") {
+            opts.read_timeout = milliseconds(arg, value());
         } else if (arg == "--compressed") {
             opts.compressed = true;
         } else if (arg == "--insecure") {
@@ -198,7 +221,13 @@ asio::awaitable<int> run(leash::transport& transport, options opts)
         co_return 1;
     }
 
-    leash::sse::reader reader(std::move(res.body), {.stop_at_done = false});
+    leash::sse::reader_options reader_options;
+    reader_options.stop_at_done = false;
+    if (opts.event_timeout) {  // from the start too: no separate bound on the first event
+        reader_options.first_event_timeout = std::chrono::milliseconds(0);
+        reader_options.event_timeout = *opts.event_timeout;
+    }
+    leash::sse::reader reader(std::move(res.body), reader_options);
     for (;;) {
         auto [ec, event] = co_await reader.async_next(as_tuple);
         if (ec == asio::error::eof)
@@ -222,6 +251,8 @@ int main(int argc, char* argv[])
     topts.tls.ca_file = opts.cacert;
     topts.proxy.http = topts.proxy.https = opts.proxy;
     topts.decoding.decompress = opts.compressed;
+    if (opts.read_timeout)
+        topts.body_read_timeout = *opts.read_timeout;
 
     asio::io_context io;
     int exit_code = 1;

@@ -14,6 +14,9 @@
 //       {"error":{"code","message","param","type"}}; a body that is not a chat request, 400.
 //   GET /sse-sample   (not part of Ark) a fixed event stream that uses every SSE field, with
 //       line ends split across chunks, for leash-sse's smoke test; see sse_sample below.
+//   GET /sse-keepalive, GET /sse-stall   (not part of Ark) one event ("data: ready"), then a
+//       ": ping" comment every 100 ms, or silence, until the client closes the connection: a
+//       gateway waiting on a stuck upstream, for leash-sse's timeout smoke tests.
 //
 // Other paths get 404, other methods 405, in the same envelope. Every response carries an
 // X-Request-Id, quoted in error messages as Ark does.
@@ -404,6 +407,8 @@ private:
                                               "Use GET for the sample stream.", request_id, req.keep_alive);
             co_return co_await sse_sample_stream(s, req, request_id);
         }
+        if (path == "/sse-keepalive" || path == "/sse-stall")
+            co_return co_await idle_stream(s, req, request_id, path == "/sse-keepalive");
         co_return co_await send_error(s, {404, "Not Found"}, "NotFound", "NotFound",
                                       "The requested resource does not exist.", request_id, req.keep_alive);
     }
@@ -508,6 +513,22 @@ private:
             if (!co_await write(s, chunk(piece)))
                 co_return false;
         co_return co_await write(s, "0\r\n\r\n") && req.keep_alive;
+    }
+
+    // One event, then every 100 ms a ": ping" comment (or nothing), until the connection closes.
+    asio::awaitable<bool> idle_stream(session& s, const http_request& req, const std::string& request_id, bool ping)
+    {
+        const field_list fields{{"Content-Type", "text/event-stream"},
+                                {"Transfer-Encoding", "chunked"},
+                                {"X-Request-Id", request_id}};
+        if (!co_await write(s, head({200, "OK"}, fields, req.keep_alive) + chunk("data: ready\n\n")))
+            co_return false;
+        for (;;) {
+            s.timer.expires_after(std::chrono::milliseconds(100));
+            auto [ec] = co_await s.timer.async_wait(as_tuple);
+            if (ec || !s.socket.is_open() || (ping && !co_await write(s, chunk(": ping\n\n"))))
+                co_return false;
+        }
     }
 
     // Waits token_delay before the next chunk; false once the connection is being closed.

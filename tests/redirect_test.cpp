@@ -345,3 +345,36 @@ TEST_CASE("redirects: the hook sees each hop and may deliver the 3xx or refuse i
     }
     t.require_clean_end();
 }
+
+TEST_CASE("redirects: credentials dropped on leaving the origin are not sent back to it")
+{
+    test_server other([&](const received_request&) { return reply::ok(); });
+    rig t([&](const received_request& r) {
+        if (r.target == "/start")
+            return redirect_to(302, other.url("/away"));
+        return reply::ok("back");
+    });
+    other.set_handler([&](const received_request&) { return redirect_to(302, t.server.url("/back")); });
+    auto req = leash::request::get(t.server.url("/start"));
+    req.headers.set("Authorization", "Bearer secret");
+    const auto got = t.send(std::move(req));
+    REQUIRE_FALSE(got.ec);
+    CHECK(got.body == "back");
+    CHECK(t.server.requests().at(0).header("Authorization") == "Bearer secret");
+    CHECK_FALSE(other.requests().at(0).has_header("Authorization"));
+    CHECK_FALSE(t.server.requests().at(1).has_header("Authorization"));
+    t.require_clean_end({&other});
+}
+
+TEST_CASE("redirects: a 307 whose body source fails to rewind is delivered as the response")
+{
+    rig t(one_hop(307));
+    auto req = with_method("POST", t.server.url("/from"), "");
+    req.source = leash::body_source::from_string("streamed");
+    req.source->rewind = [] { return false; };
+    const auto got = t.send(std::move(req));
+    REQUIRE_FALSE(got.ec);
+    CHECK(got.status == 307);
+    CHECK(t.server.request_count() == 1);
+    t.require_clean_end();
+}

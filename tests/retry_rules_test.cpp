@@ -1,3 +1,4 @@
+#include <leash/detail/retry.hpp>
 #include <leash/detail/retry_rules.hpp>
 
 #include <catch2/catch.hpp>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 using namespace std::chrono_literals;
 using leash::headers;
@@ -336,11 +338,63 @@ TEST_CASE("retry rules: a status not in retry_statuses is not retried")
     CHECK_FALSE(next_retry_delay(p, 0, {{}, 503, &h}, true, fixed_now, 0));
 }
 
-TEST_CASE("retry rules: a request that is not replayable is never retried")
+TEST_CASE("retry rules: which outcomes are retried, by method, replayability and retry_unprocessed")
+{
+    // An outcome, what it proves, and whether each kind of request is retried after it.
+    struct row {
+        const char* outcome;
+        attempt_outcome what;
+        bool replayable_retried;    // GET, or POST with Idempotency-Key
+        bool unprocessed_retried;   // POST, with retry_unprocessed (the default)
+    };
+    headers none;
+    headers retry_after{{"Retry-After", "1"}};
+    headers retry_after_ms{{"retry-after-ms", "20"}};
+    headers bad_retry_after{{"Retry-After", "soon"}};
+    const std::vector<row> table{
+        {"connection refused", {asio::error::connection_refused, 0, nullptr}, true, true},
+        {"host unreachable", {asio::error::host_unreachable, 0, nullptr}, true, true},
+        {"connect timeout", {leash::error::connect_timeout, 0, nullptr}, true, true},
+        {"resolve timeout", {leash::error::resolve_timeout, 0, nullptr}, true, true},
+        {"connection reset", {asio::error::connection_reset, 0, nullptr}, false, false},
+        {"response header timeout", {leash::error::response_header_timeout, 0, nullptr}, false, false},
+        {"tls handshake timeout", {leash::error::tls_handshake_timeout, 0, nullptr}, false, false},
+        {"429", {{}, 429, &none}, true, true},
+        {"429 with Retry-After", {{}, 429, &retry_after}, true, true},
+        {"503", {{}, 503, &none}, true, false},
+        {"503 with Retry-After", {{}, 503, &retry_after}, true, true},
+        {"503 with retry-after-ms", {{}, 503, &retry_after_ms}, true, true},
+        {"503 with a malformed Retry-After", {{}, 503, &bad_retry_after}, true, false},
+        {"500", {{}, 500, &none}, true, false},
+        {"502", {{}, 502, &none}, true, false},
+        {"504 with Retry-After", {{}, 504, &retry_after}, true, false},
+        {"408", {{}, 408, &none}, true, false},
+        {"404", {{}, 404, &none}, false, false},
+    };
+    headers idempotency_key{{"Idempotency-Key", "k1"}};
+    for (const auto& r : table) {
+        for (const bool unprocessed_on : {true, false}) {
+            retry_policy p;
+            p.retry_unprocessed = unprocessed_on;
+            CAPTURE(r.outcome, unprocessed_on);
+            const bool get = leash::detail::is_replayable("GET", none, false);
+            const bool post = leash::detail::is_replayable("POST", none, false);
+            const bool keyed_post = leash::detail::is_replayable("POST", idempotency_key, false);
+            CHECK(next_retry_delay(p, 0, r.what, get, fixed_now, 0).has_value() == r.replayable_retried);
+            CHECK(next_retry_delay(p, 0, r.what, keyed_post, fixed_now, 0).has_value() == r.replayable_retried);
+            CHECK(next_retry_delay(p, 0, r.what, post, fixed_now, 0).has_value()
+                  == (unprocessed_on && r.unprocessed_retried));
+        }
+    }
+}
+
+TEST_CASE("retry rules: a POST's unprocessed outcome is not retried when the policy does not retry it")
 {
     retry_policy p;
-    headers h;
-    CHECK_FALSE(next_retry_delay(p, 0, {{}, 503, &h}, false, fixed_now, 0));
+    p.retry_statuses = {503};
+    headers none;
+    CHECK_FALSE(next_retry_delay(p, 0, {{}, 429, &none}, false, fixed_now, 0));
+    p.retry_connect_failures = false;
     CHECK_FALSE(next_retry_delay(p, 0, {asio::error::connection_refused, 0, nullptr}, false, fixed_now, 0));
 }
 

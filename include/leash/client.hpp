@@ -4,13 +4,16 @@
 // client::async_send(request, token) completes with (std::error_code, response) like
 // transport::async_send. A request URL without a scheme ("/chat/completions") is appended to
 // client_options::base_url. Fields of default_headers are added unless the request has them.
-// A replayable request (see leash/request.hpp) that fails to connect, or is answered with one
-// of retry_policy::retry_statuses, is sent again after a backoff (or the delay the server
-// asks for with Retry-After / retry-after-ms); the body of a response that is retried is
+// A request that fails to connect, or is answered with one of retry_policy::retry_statuses,
+// is sent again after a backoff (or the delay the server asks for with Retry-After /
+// retry-after-ms) when it is replayable (see leash/request.hpp) or the outcome proves it was
+// not processed (see leash/retry_policy.hpp); the body of a response that is retried is
 // discarded, never handed to the caller. The last outcome is delivered as it is.
 //
 // A request with a body source is sent again only if the source can start over (see
-// leash/body_source.hpp, `rewind`); otherwise the last outcome is delivered.
+// leash/body_source.hpp, `rewind`); otherwise the last outcome is delivered. Retries are
+// bounded by a budget shared by the client's calls (retry_policy::budget_ratio), and a whole
+// call by client_options::call_timeout (error::call_timeout).
 //
 // Redirects are followed as client_options::redirect says (leash/redirect_policy.hpp); each
 // hop is one request as above, with its own retries. response::url and response::redirects
@@ -24,8 +27,10 @@
 
 #include <leash/detail/redirect_request.hpp>
 #include <leash/detail/retry.hpp>
+#include <leash/detail/retry_budget.hpp>
 #include <leash/detail/retry_rules.hpp>
 #include <leash/detail/spawn.hpp>
+#include <leash/detail/tracer.hpp>
 #include <leash/headers.hpp>
 #include <leash/redirect_policy.hpp>
 #include <leash/request.hpp>
@@ -38,6 +43,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -52,6 +59,13 @@ struct client_options {
     // The body of a response that is retried or redirected is read up to this to keep its
     // connection, then closed.
     std::size_t max_discarded_body = 64 * 1024;
+    // A deadline for the whole call: every attempt, backoff and redirect hop; zero = off (the
+    // default: each attempt is bounded by the transport's timeouts, and retries by their
+    // count). An attempt cut by it fails with error::call_timeout; a backoff that would pass
+    // it is not waited for (the last outcome is delivered). It also bounds reading the body of
+    // the response delivered (as its request's total deadline: error::request_timeout). The
+    // per-attempt total is request_timeouts::total (or transport_options::request_timeout).
+    std::chrono::milliseconds call_timeout{0};
 };
 
 class client {
@@ -80,6 +94,8 @@ public:
 
     // Retries made by this client (not counting the transport's stale-connection retries).
     std::uint64_t retries() const noexcept { return state_->retries.load(); }
+    // Retries the retry budget refused (see retry_policy::budget_ratio).
+    std::uint64_t retries_refused() const noexcept { return state_->retries_refused.load(); }
 
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_send(request req, Token&& token = {})
@@ -92,6 +108,8 @@ public:
     }
 
 private:
+    using clock = std::chrono::steady_clock;
+
     // What a call in flight needs, shared with it so the client handle may go at any time.
     struct state {
         state(client_options o, executor_type ex, transport_options topts)
@@ -101,6 +119,10 @@ private:
         client_options options;
         leash::transport transport;
         std::atomic<std::uint64_t> retries{0};
+        std::atomic<std::uint64_t> retries_refused{0};
+        std::mutex budget_mutex;
+        detail::retry_budget budget{options.retry.budget_ratio, options.retry.budget_min_per_second,
+                                    options.retry.budget_window};
     };
 
     static asio::awaitable<detail::op_result<response>> send(std::shared_ptr<state> s, request req,
@@ -113,38 +135,60 @@ private:
         co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
 
         prepare(s->options, req);
+        const auto source_read = watch_source(req);
         redirect_chain chain(req);
+        const call_bounds bounds{call_deadline(s->options.call_timeout), req.timeouts.total};
+        {
+            std::lock_guard lock(s->budget_mutex);
+            s->budget.record_call(clock::now());
+        }
         for (;;) {
-            auto result = co_await send_with_retries(*s, req);
+            auto result = co_await send_with_retries(*s, req, source_read, bounds);
             auto& [ec, res] = result;
             if (ec)
                 co_return result;
             const auto& policy = s->options.redirect;
             const auto d = chain.decide(req, res, policy);
-            const auto step = judge(policy, req, res, d, chain.hops() + 1);
+            auto step = judge(policy, req, res, d, chain.hops() + 1);
+            // A hop that sends the body again needs it from its first byte.
+            if (!step.deliver && !step.ec && !d.drop_body && !detail::restart_body(req, source_read && *source_read))
+                step.deliver = true;
             res.redirects = chain.hops();
             if (step.deliver)
                 co_return result;
             co_await discard_body(*s, res);
-            if (step.ec)
-                co_return detail::op_result<response>{step.ec, std::move(res)};
             if (detail::is_canceled(co_await asio::this_coro::cancellation_state))
                 co_return detail::failed<response>(asio::error::operation_aborted);
+            if (step.ec)
+                co_return detail::op_result<response>{step.ec, std::move(res)};
+            if (source_read)
+                *source_read = false;
             chain.follow(req, d);
         }
     }
 
-    // One hop: the request, sent again after a backoff as retry_policy allows.
-    static asio::awaitable<detail::op_result<response>> send_with_retries(state& s, request& req)
+    // The call's deadline, and the total deadline the caller gave each attempt.
+    struct call_bounds {
+        clock::time_point deadline;
+        std::optional<std::chrono::milliseconds> attempt_total;
+    };
+
+    // One hop: the request, sent again after a backoff as retry_policy allows, within `bounds`.
+    static asio::awaitable<detail::op_result<response>> send_with_retries(state& s, request& req,
+                                                                          std::shared_ptr<bool> source_read,
+                                                                          call_bounds bounds)
     {
+        const auto deadline = bounds.deadline;
         constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-        const auto source_read = watch_source(req);
         const bool replayable = detail::is_replayable(req.method, req.headers, req.replayable);
         for (std::size_t retries_done = 0;; ++retries_done) {
+            if (!bound_attempt(req, bounds.attempt_total, s.transport.options().request_timeout, deadline))
+                co_return detail::failed<response>(error::call_timeout);
             auto [ec, res] = co_await s.transport.async_send(req, as_tuple);
+            if (ec == error::request_timeout && clock::now() >= deadline)
+                ec = error::call_timeout;
             const detail::attempt_outcome outcome{ec, ec ? 0 : res.status, ec ? nullptr : &res.headers};
-            const auto delay = detail::next_retry_delay(s.options.retry, retries_done, outcome, replayable,
-                                                        std::chrono::system_clock::now(), random_unit());
+            const auto delay = plan_retry(s, req, outcome, retries_done, replayable, deadline);
             if (!delay || !detail::restart_body(req, source_read && *source_read))
                 co_return detail::op_result<response>{ec, std::move(res)};
             if (source_read)
@@ -159,6 +203,51 @@ private:
                 co_return detail::failed<response>(asio::error::operation_aborted);
             ++s.retries;
         }
+    }
+
+    // The wait before retrying after `outcome`, or nullopt: the policy's decision, unless the
+    // call's deadline would pass meanwhile or the retry budget is spent. Traced either way.
+    static std::optional<std::chrono::milliseconds> plan_retry(state& s, const request& req,
+                                                               const detail::attempt_outcome& outcome,
+                                                               std::size_t retries_done, bool replayable,
+                                                               clock::time_point deadline)
+    {
+        const auto plan = detail::next_retry(s.options.retry, retries_done, outcome, replayable,
+                                             std::chrono::system_clock::now(), random_unit());
+        if (!plan || clock::now() + plan->delay >= deadline)
+            return std::nullopt;
+        bool allowed;
+        {
+            std::lock_guard lock(s.budget_mutex);
+            allowed = s.budget.try_retry(clock::now());
+        }
+        if (!allowed)
+            ++s.retries_refused;
+        const detail::tracer trace(s.transport.options().trace.get(), req.trace.get());
+        if (trace.wants(&trace_hooks::retry))
+            trace(&trace_hooks::retry, retry_event{req.method, req.url, retries_done + 2, outcome.error,
+                                                   outcome.status, plan->delay, plan->source, !allowed});
+        return allowed ? std::optional<std::chrono::milliseconds>(plan->delay) : std::nullopt;
+    }
+
+    static clock::time_point call_deadline(std::chrono::milliseconds call_timeout)
+    {
+        return call_timeout.count() > 0 ? clock::now() + call_timeout : clock::time_point::max();
+    }
+
+    // Sets the attempt's total deadline to what is left of the call's, when that is sooner than
+    // its own (the request's, else the transport's). False when nothing is left.
+    static bool bound_attempt(request& req, std::optional<std::chrono::milliseconds> own_total,
+                              std::chrono::milliseconds transport_total, clock::time_point deadline)
+    {
+        if (deadline == clock::time_point::max())
+            return true;
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+        if (left.count() <= 0)
+            return false;
+        const auto own = own_total.value_or(transport_total);
+        req.timeouts.total = own.count() > 0 && own < left ? own : left;
+        return true;
     }
 
     // Reads a response's body up to max_discarded_body, to keep its connection, and closes it.
@@ -226,11 +315,10 @@ private:
                                            hops(), visited_, {policy.max_redirects, policy.allow_https_to_http});
         }
 
+        // (A body sent again was restarted by the caller.)
         void follow(request& req, const detail::redirect_decision& d)
         {
             visited_.push_back(detail::redirect_visit_key(d.method, *d.next));
-            if (!d.drop_body && req.source && req.source->rewind)
-                req.source->rewind();
             detail::redirect_request(req, d);
         }
 

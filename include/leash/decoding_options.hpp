@@ -15,11 +15,16 @@
 // A request that sets its own Accept-Encoding gets the bytes as they came, whatever this
 // says: the caller asked to handle them.
 //
-// Errors while reading a decoded body: error::decoding_failed (invalid data; the connection
-// is closed), error::decoding_truncated (the body ended inside the coded stream),
-// error::decompression_ratio_exceeded (a decompression bomb; the connection is closed),
-// error::body_too_large (over max_decoded_bytes, or over async_read_all's limit, which counts
-// decoded bytes).
+// Errors while reading a decoded body: error::decoding_failed (invalid data),
+// error::decoding_truncated (the body ended inside the coded stream),
+// error::decompression_ratio_exceeded (a decompression bomb), error::body_too_large (over
+// max_decoded_bytes, or over async_read_all's limit, which counts decoded bytes). A body that
+// still holds its connection then closes it; one that arrived whole with its head gave the
+// connection back already (its HTTP framing was sound).
+//
+// Memory: a decoded body holds its codec's state and a 16 KiB buffer while it is read: about
+// 50 KiB for gzip and deflate; for br and zstd up to the window the sender chose (zstd frames
+// needing more than 8 MiB are refused, as RFC 9659 says; brotli's window is at most 16 MiB).
 #pragma once
 
 #include <cstdint>

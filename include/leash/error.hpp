@@ -7,6 +7,7 @@
 // the caller is reported as asio::error::operation_aborted, as everywhere in Asio.
 //
 // leash::condition::timeout matches every timeout code:  if (ec == leash::condition::timeout)
+// (the phases' and the event stream's, and the client's whole-call deadline).
 //
 // An invalid URL is reported with a code that says why (error::url_bad_port, ...; its message
 // says what to change); all of them compare equal to error::invalid_url:
@@ -114,6 +115,13 @@ enum class error {
     insecure_redirect,        // a redirect from https to http, not allowed by the policy
     invalid_redirect_location,// the Location field does not resolve to an http or https URL
     redirect_vetoed,          // the policy's on_redirect hook refused the hop
+
+    // Timeouts above the body's bytes (each also a condition::timeout).
+    sse_first_event_timeout,  // sse::reader: no event within reader_options::first_event_timeout
+    sse_event_timeout,        // sse::reader: no event for reader_options::event_timeout (comments
+                              // and blank keep-alive lines do not count)
+    call_timeout,             // leash::client: the whole call (every attempt and backoff) passed
+                              // client_options::call_timeout
 };
 
 // Groups of codes, for comparisons such as ec == leash::condition::timeout.
@@ -193,6 +201,9 @@ inline const char* error_name(error e) noexcept
     case error::insecure_redirect: return "insecure_redirect";
     case error::invalid_redirect_location: return "invalid_redirect_location";
     case error::redirect_vetoed: return "redirect_vetoed";
+    case error::sse_first_event_timeout: return "sse_first_event_timeout";
+    case error::sse_event_timeout: return "sse_event_timeout";
+    case error::call_timeout: return "call_timeout";
     }
     return "unknown";
 }
@@ -279,6 +290,10 @@ inline const char* error_message(error e) noexcept
     case error::insecure_redirect: return "a redirect from https to http was refused";
     case error::invalid_redirect_location: return "the redirect's Location is not a valid http or https URL";
     case error::redirect_vetoed: return "the redirect was refused by redirect_policy::on_redirect";
+    case error::sse_first_event_timeout: return "timed out waiting for the first server-sent event";
+    case error::sse_event_timeout:
+        return "timed out waiting for the next server-sent event (comments and keep-alive lines do not count)";
+    case error::call_timeout: return "the call, retries included, exceeded its deadline";
     }
     return "unknown leash error";
 }
@@ -384,7 +399,7 @@ inline bool detail::condition_category_impl::equivalent(const std::error_code& c
     switch (static_cast<condition>(cond)) {
     case condition::timeout:
         return (e >= error::resolve_timeout && e <= error::request_timeout) || e == error::pool_wait_timeout
-            || e == error::proxy_connect_timeout;
+            || e == error::proxy_connect_timeout || (e >= error::sse_first_event_timeout && e <= error::call_timeout);
     case condition::invalid_request:
         return (e >= error::invalid_url && e <= error::invalid_request_body) || is_url_error(e)
             || is_proxy_error(e);

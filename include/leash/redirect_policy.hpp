@@ -4,12 +4,13 @@
 // 301, 302, 303, 307 and 308 responses that carry a Location, up to max_redirects hops:
 //   - 301 and 302 turn a POST into a GET without body; 303 turns every method but GET and
 //     HEAD into a GET without body (the fields describing the body go with it). 307 and 308
-//     keep the method and the body; a body source that cannot rewind makes the 3xx the
-//     response instead.
+//     keep the method and the body; a body source that cannot start over (no rewind, or a
+//     rewind that fails) makes the 3xx the response instead.
 //   - A relative Location is resolved against the request's URL (RFC 3986 section 5).
 //   - Authorization, Cookie and Proxy-Authorization (and a Host the caller set) are dropped
 //     once a hop leaves the origin (scheme, host and port) of the request; from then on the
-//     chain never sends them again.
+//     chain never sends them again. A 307 or 308 to another origin does send the body again:
+//     use on_redirect to refuse such hops when the body holds secrets.
 //   - https to http is refused (error::insecure_redirect) unless allow_https_to_http.
 //   - A hop beyond max_redirects fails with error::too_many_redirects, a request already sent
 //     in the chain with error::redirect_loop, a Location that is no http(s) URL with

@@ -1,14 +1,16 @@
 // leash/retry_policy.hpp - when the client sends a request again on its own.
 //
 // These are application-level retries, on top of the transport's transparent retry of a
-// request that failed on a stale pooled connection. They apply only to replayable requests
-// (idempotent method, Idempotency-Key header, or the caller's opt-in), and never once a
-// response body has been handed to the caller.
-//
-// A request is retried after an attempt that
+// request that failed on a stale pooled connection; never once a response body has been
+// handed to the caller. The rule, for an attempt that
 //   - failed before reaching the server (connect or resolve failure, see
 //     retry_connect_failures), or
-//   - got a response whose status is in retry_statuses.
+//   - got a response whose status is in retry_statuses:
+// a replayable request (idempotent method, Idempotency-Key header, or request::replayable) is
+// retried; any other request, such as a chat completion POST, only when the attempt proves
+// the server did not process it (retry_unprocessed, on by default): a connect failure, a
+// 429, or a 503 with Retry-After (or retry-after-ms). A 500, 502 or 504 may come after the
+// model ran (and billed), so a POST is not retried after one unless it is replayable.
 // The delay before a retry is the one the server asked for (retry-after-ms or Retry-After)
 // when it is no longer than max_retry_after, otherwise an exponential backoff:
 //   min(max_backoff, initial_backoff * backoff_multiplier^n) for the n-th retry (n from 0),
@@ -21,6 +23,13 @@
 #include <vector>
 
 namespace leash {
+
+// Where the delay before a retry came from.
+enum class retry_delay_source {
+    retry_after,     // the server's Retry-After field
+    retry_after_ms,  // the server's retry-after-ms field
+    backoff,         // the exponential backoff
+};
 
 struct retry_policy {
     // Retries after the first attempt; 0 turns retries off.
@@ -47,6 +56,19 @@ struct retry_policy {
     // or network unreachable, name resolution timed out or temporarily failed. TLS
     // failures are never retried.
     bool retry_connect_failures = true;
+
+    // Retry a request that is not replayable when the attempt proves it was not processed
+    // (see above). Off: such requests are never retried.
+    bool retry_unprocessed = true;
+
+    // The retry budget, shared by the client's calls, so that a failing upstream does not get
+    // its load multiplied: over the last budget_window, retries may number at most
+    // budget_ratio times the calls made plus budget_min_per_second per second of the window.
+    // A retry beyond it is not made (the last outcome is delivered) and is counted
+    // (client::retries_refused(), trace_hooks::retry). budget_ratio < 0 turns the budget off.
+    double budget_ratio = 0.2;
+    std::size_t budget_min_per_second = 10;
+    std::chrono::seconds budget_window{10};
 };
 
 } // namespace leash

@@ -6,6 +6,17 @@
 // (body_read_timeout, the request's total deadline), so a stalled stream fails instead of
 // hanging; cancellation ends the read and closes the stream's connection.
 //
+// Above the bytes, the reader bounds the time between events: a relay or gateway that sends
+// ": ping" comments while its upstream is stuck keeps the bytes flowing but dispatches no
+// event. first_event_timeout bounds the time from the reader's construction to the first
+// event (time to first token), event_timeout the time from each event to the next; comments,
+// blank lines and blocks of only id: or retry: fields do not count. Passing either fails the
+// read with error::sse_first_event_timeout or error::sse_event_timeout (both
+// condition::timeout) and closes the stream's connection. Zero turns a bound off. The
+// defaults are finite and generous; for an interactive chat, 30 to 60 s to the first event
+// and 15 to 30 s between events fit most models (reasoning models stream their thinking as
+// events too, so long silences mean trouble).
+//
 // The LLM convention: with stop_at_done (on by default), an event whose data is "[DONE]" ends
 // the stream: the reader reads the rest of the body (at most drain_limit bytes) so the
 // connection goes back to the pool, and reports eof instead of the marker.
@@ -15,12 +26,15 @@
 #pragma once
 
 #include <leash/body.hpp>
+#include <leash/detail/event_deadline.hpp>
 #include <leash/detail/spawn.hpp>
 #include <leash/sse.hpp>
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -28,6 +42,8 @@
 namespace leash::sse {
 
 struct reader_options {
+    std::chrono::milliseconds first_event_timeout = std::chrono::seconds(300);  // see above; 0 = off
+    std::chrono::milliseconds event_timeout = std::chrono::seconds(120);        // see above; 0 = off
     std::size_t max_event_bytes = decoder::default_max_event_bytes;
     bool stop_at_done = true;            // "data: [DONE]" ends the stream
     std::size_t drain_limit = 64 * 1024; // bytes read after [DONE] to keep the connection
@@ -78,12 +94,18 @@ public:
 private:
     struct state {
         state(leash::body b, reader_options o)
-            : body(std::move(b)), options(o), decoder(o.max_event_bytes), buffer(16 * 1024)
+            : body(std::move(b))
+            , options(o)
+            , decoder(o.max_event_bytes)
+            , deadline(o.first_event_timeout, o.event_timeout, detail::event_deadline::clock::now())
+            , buffer(16 * 1024)
         {
         }
         leash::body body;
         reader_options options;
         sse::decoder decoder;
+        detail::event_deadline deadline;
+        std::optional<asio::steady_timer> timer;  // for the deadline, made at the first read under one
         std::deque<event> ready;
         std::vector<char> buffer;
         bool ended = false;
@@ -124,7 +146,6 @@ private:
         co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
         if (canceled_early)
             co_return stop(*s, asio::error::operation_aborted);
-        constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
         for (;;) {
             const bool canceled = detail::cancel_requested(co_await asio::this_coro::cancellation_state);
             if (canceled)
@@ -140,7 +161,7 @@ private:
             }
             if (s->ended)
                 co_return detail::failed<event>(asio::error::eof);
-            auto [ec, n] = co_await s->body.async_read_some(asio::buffer(s->buffer), as_tuple);
+            auto [ec, n] = co_await read_piece(*s);
             if (ec == asio::error::eof) {
                 s->decoder.finish();
                 s->ended = true;
@@ -152,7 +173,30 @@ private:
                     s->ready.push_back(std::move(e));
                 }))
                 co_return stop(*s, bad);
+            if (!s->ready.empty())
+                s->deadline.event_at(detail::event_deadline::clock::now());
         }
+    }
+
+    // Reads the next piece of the body, by the event deadline when one applies: a read that
+    // passes it is canceled (which closes the stream's connection) and reports the timeout.
+    static asio::awaitable<std::tuple<std::error_code, std::size_t>> read_piece(state& s)
+    {
+        constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+        const auto due = s.deadline.next();
+        if (!due || !s.body.get_executor())
+            co_return co_await s.body.async_read_some(asio::buffer(s.buffer), as_tuple);
+        if (detail::event_deadline::clock::now() >= due->at)
+            co_return std::tuple<std::error_code, std::size_t>{due->timeout, 0};
+        if (!s.timer)
+            s.timer.emplace(s.body.get_executor());
+        s.timer->expires_at(due->at);
+        using namespace asio::experimental::awaitable_operators;
+        auto first = co_await (s.body.async_read_some(asio::buffer(s.buffer), as_tuple) || s.timer->async_wait(as_tuple));
+        if (first.index() == 0)
+            co_return std::get<0>(first);
+        const auto [wait_ec] = std::get<1>(first);  // an error: the caller canceled both
+        co_return std::tuple<std::error_code, std::size_t>{wait_ec ? wait_ec : make_error_code(due->timeout), 0};
     }
 
     // [DONE]: reads what is left so the connection can be reused (a longer tail, or a

@@ -15,9 +15,10 @@
 // proxy_connect_start/done (an https target through a proxy), tls_handshake_start/done, got_conn
 // (a new one); then wrote_headers, wrote_request, first_response_byte; later put_idle or
 // connection_closed when the response's body ends. A transparent retry starts again at
-// get_conn.
+// get_conn; a retry of leash::client reports retry first.
 #pragma once
 
+#include <leash/retry_policy.hpp>
 #include <leash/stats.hpp>
 
 #include <asio/ip/address.hpp>
@@ -132,6 +133,20 @@ struct unread_body_event {
     bool read_before = false;               // some of it was read
 };
 
+// leash::client is about to retry a call after the backoff or server delay below, or the
+// retry budget (retry_policy::budget_ratio) refused the retry and the last outcome is
+// delivered. (The transport's transparent retries start again at get_conn instead.)
+struct retry_event {
+    std::string_view method;
+    std::string_view url;
+    std::size_t attempt = 0;             // the attempt the retry makes: 2 for the first retry
+    std::error_code error;               // what the last attempt failed with, or
+    int status = 0;                      // the status it was answered with
+    std::chrono::milliseconds delay{0};  // the wait before the retry
+    retry_delay_source delay_source = retry_delay_source::backoff;
+    bool refused_by_budget = false;
+};
+
 struct trace_hooks {
     std::function<void(const get_conn_event&)> get_conn;
     std::function<void(const got_conn_event&)> got_conn;
@@ -151,6 +166,7 @@ struct trace_hooks {
     // own hooks, only while the request or its body uses the connection.
     std::function<void(const connection_closed_event&)> connection_closed;
     std::function<void(const unread_body_event&)> unread_body;
+    std::function<void(const retry_event&)> retry;  // leash::client only
 };
 
 } // namespace leash

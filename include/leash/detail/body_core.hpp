@@ -62,7 +62,10 @@ public:
     // buffered, closes it otherwise. Later reads fail with error::body_closed.
     void close() noexcept;
 
-    bool done() const noexcept { return done_ && piece_.empty() && coded_.empty() && !more_decoded_; }
+    bool done() const noexcept
+    {
+        return done_ && piece_.empty() && coded_.empty() && !more_decoded_ && (!decoder_ || decoder_->finished());
+    }
     bool holds_connection() const noexcept { return conn_ != nullptr; }
     const headers& trailers() const noexcept { return trailers_; }
 

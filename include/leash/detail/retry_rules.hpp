@@ -291,22 +291,35 @@ inline std::optional<std::chrono::milliseconds> parse_retry_after(std::string_vi
 
 } // namespace retry_after
 
-// The delay a server asked for before the request is sent again: "retry-after-ms:
-// <milliseconds>" (non-negative decimal, may have a fraction, which rounds up) when present
-// and valid, else "Retry-After: <delta-seconds>" or "Retry-After: <HTTP-date>" (RFC 9110
-// sections 10.2.3 and 5.6.7: IMF-fixdate and the obsolete RFC 850 and asctime forms),
-// relative to now. A date in the past gives zero. A malformed value (negative, not a
-// number, overflowing, a field out of range, a day that does not exist) gives nullopt.
-// Only the first field of each name counts.
-inline std::optional<std::chrono::milliseconds> server_retry_delay(const headers& h,
-                                                                   std::chrono::system_clock::time_point now)
+// The delay a server asked for before the request is sent again, and the field it came
+// from: "retry-after-ms: <milliseconds>" (non-negative decimal, may have a fraction, which
+// rounds up) when present and valid, else "Retry-After: <delta-seconds>" or "Retry-After:
+// <HTTP-date>" (RFC 9110 sections 10.2.3 and 5.6.7: IMF-fixdate and the obsolete RFC 850 and
+// asctime forms), relative to now. A date in the past gives zero. A malformed value
+// (negative, not a number, overflowing, a field out of range, a day that does not exist)
+// gives nullopt. Only the first field of each name counts.
+struct server_delay {
+    std::chrono::milliseconds delay;
+    retry_delay_source source;
+};
+
+inline std::optional<server_delay> server_retry_delay_of(const headers& h, std::chrono::system_clock::time_point now)
 {
     if (auto v = h.get("retry-after-ms"))
         if (auto d = retry_after::parse_retry_after_ms(*v))
-            return d;
+            return server_delay{*d, retry_delay_source::retry_after_ms};
     if (auto v = h.get("Retry-After"))
-        return retry_after::parse_retry_after(*v, now);
+        if (auto d = retry_after::parse_retry_after(*v, now))
+            return server_delay{*d, retry_delay_source::retry_after};
     return std::nullopt;
+}
+
+// server_retry_delay_of's delay alone.
+inline std::optional<std::chrono::milliseconds> server_retry_delay(const headers& h,
+                                                                   std::chrono::system_clock::time_point now)
+{
+    const auto d = server_retry_delay_of(h, now);
+    return d ? std::optional<std::chrono::milliseconds>(d->delay) : std::nullopt;
 }
 
 // True if the error means the request never reached the server, so sending it again cannot
@@ -354,28 +367,62 @@ struct attempt_outcome {
     const headers* response_headers = nullptr; // that response's headers
 };
 
-// The delay before the next attempt, or nullopt to stop and hand the outcome to the caller.
-// Retries only if retries_done < p.max_retries, the request is replayable, and either the
-// attempt failed with a connect failure (see is_connect_failure) and p.retry_connect_failures
-// is set, or a response arrived with a status in p.retry_statuses. The delay is the server's
-// (server_retry_delay of the response headers) when present and at most p.max_retry_after,
+// Whether the policy retries this kind of outcome at all: a connect failure (see
+// is_connect_failure) with p.retry_connect_failures, or a status in p.retry_statuses.
+inline bool is_retryable_outcome(const retry_policy& p, const attempt_outcome& outcome) noexcept
+{
+    return outcome.error
+        ? p.retry_connect_failures && is_connect_failure(outcome.error)
+        : std::find(p.retry_statuses.begin(), p.retry_statuses.end(), outcome.status) != p.retry_statuses.end();
+}
+
+// Whether the outcome proves that the server did not process the request, so that sending
+// even a POST again cannot repeat its effect (or its bill): it never reached the server (a
+// connect failure), or the server refused it before processing (429, or 503 with a valid
+// Retry-After or retry-after-ms). A 500, 502 or 504 proves nothing: it may come after the
+// work was done.
+inline bool is_provably_unprocessed(const attempt_outcome& outcome, std::chrono::system_clock::time_point now)
+{
+    if (outcome.error)
+        return is_connect_failure(outcome.error);
+    if (outcome.status == 429)
+        return true;
+    return outcome.status == 503 && outcome.response_headers && server_retry_delay(*outcome.response_headers, now);
+}
+
+// The next attempt, or nullopt to stop and hand the outcome to the caller. Retries only if
+// retries_done < p.max_retries, the policy retries the outcome (is_retryable_outcome), and
+// either the request is replayable or, with p.retry_unprocessed, the outcome proves the
+// request was not processed (is_provably_unprocessed). The delay is the server's
+// (server_retry_delay_of the response headers) when present and at most p.max_retry_after,
 // else backoff_delay(p, retries_done, random_unit).
+struct retry_plan {
+    std::chrono::milliseconds delay;
+    retry_delay_source source;
+};
+
+inline std::optional<retry_plan> next_retry(const retry_policy& p, std::size_t retries_done,
+                                            const attempt_outcome& outcome, bool replayable,
+                                            std::chrono::system_clock::time_point now, double random_unit)
+{
+    if (retries_done >= p.max_retries || !is_retryable_outcome(p, outcome))
+        return std::nullopt;
+    if (!replayable && !(p.retry_unprocessed && is_provably_unprocessed(outcome, now)))
+        return std::nullopt;
+    if (outcome.response_headers)
+        if (auto d = server_retry_delay_of(*outcome.response_headers, now); d && d->delay <= p.max_retry_after)
+            return retry_plan{d->delay, d->source};
+    return retry_plan{backoff_delay(p, retries_done, random_unit), retry_delay_source::backoff};
+}
+
+// next_retry's delay alone.
 inline std::optional<std::chrono::milliseconds> next_retry_delay(const retry_policy& p, std::size_t retries_done,
                                                                  const attempt_outcome& outcome, bool replayable,
                                                                  std::chrono::system_clock::time_point now,
                                                                  double random_unit)
 {
-    if (retries_done >= p.max_retries || !replayable)
-        return std::nullopt;
-    const bool retryable = outcome.error
-        ? p.retry_connect_failures && is_connect_failure(outcome.error)
-        : std::find(p.retry_statuses.begin(), p.retry_statuses.end(), outcome.status) != p.retry_statuses.end();
-    if (!retryable)
-        return std::nullopt;
-    if (outcome.response_headers)
-        if (auto d = server_retry_delay(*outcome.response_headers, now); d && *d <= p.max_retry_after)
-            return d;
-    return backoff_delay(p, retries_done, random_unit);
+    const auto plan = next_retry(p, retries_done, outcome, replayable, now, random_unit);
+    return plan ? std::optional<std::chrono::milliseconds>(plan->delay) : std::nullopt;
 }
 
 } // namespace leash::detail

@@ -182,7 +182,7 @@ private:
                     std::size_t attempt);
     op_result<response> hand_over(connection_ptr conn, const asio::any_io_executor& strand, const request& req,
                                   const request_plan& plan, const attempt_facts& facts, phase_timer& timer);
-    std::optional<content_decoder> decoder_for(response& r) const;
+    std::error_code decoder_for(response& r, std::optional<content_decoder>& decoder) const noexcept;
 
     checkout check_out(const request_plan& plan, const asio::any_io_executor& strand);
     asio::awaitable<op_result<acquired>> finish_checkout(const request_plan& plan, const url& u, phase_timer& timer,

@@ -124,7 +124,8 @@ inline std::error_code body_core::decode_piece()
 {
     const auto step = decoder_->decode(coded_, decoded_.get(), decoded_piece_bytes);
     coded_.remove_prefix(step.consumed);
-    more_decoded_ = step.produced == decoded_piece_bytes;
+    // (A full piece may leave output pending, unless the coded stream ended with it.)
+    more_decoded_ = step.produced == decoded_piece_bytes && !(decoder_->finished() && coded_.empty());
     auto ec = step.ec;
     if (!ec && step.produced == 0 && !more_decoded_ && !coded_.empty())
         ec = error::decoding_failed;  // bytes the coded stream has no use for

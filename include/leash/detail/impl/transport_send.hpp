@@ -133,7 +133,12 @@ inline op_result<response> transport_state::hand_over(connection_ptr conn, const
             close_leased(std::move(conn), close_reason::error);
             return failed<response>(ec);
         }
-    auto decoder = plan.decode && (!c.parser.message_done() || !held.empty()) ? decoder_for(r) : std::nullopt;
+    std::optional<content_decoder> decoder;
+    if (plan.decode && (!c.parser.message_done() || !held.empty()))
+        if (auto ec = decoder_for(r, decoder)) {
+            close_leased(std::move(conn), close_reason::error);
+            return failed<response>(ec);
+        }
     std::shared_ptr<body_core> core;
     if (c.parser.message_done()) {
         auto trailers = std::move(c.parser.trailer_fields());
@@ -157,14 +162,22 @@ inline op_result<response> transport_state::hand_over(connection_ptr conn, const
 }
 
 // The decoder for a response with a body whose Content-Encoding this build decodes; its
-// fields describing the coded bytes are removed and what is decoded is noted.
-inline std::optional<content_decoder> transport_state::decoder_for(response& r) const
+// fields describing the coded bytes are removed and what is decoded is noted. An error when
+// the codec's state cannot be made.
+inline std::error_code transport_state::decoder_for(response& r, std::optional<content_decoder>& decoder) const noexcept
 {
-    const auto coding = take_content_coding(r.headers);
-    if (!coding)
-        return std::nullopt;
-    r.decoded_content_encoding = coding_name(*coding);
-    return content_decoder(*coding, limits_of(options_.decoding));
+    try {
+        const auto coding = take_content_coding(r.headers);
+        if (!coding)
+            return {};
+        r.decoded_content_encoding = coding_name(*coding);
+        decoder.emplace(*coding, limits_of(options_.decoding));
+        return {};
+    } catch (const std::bad_alloc&) {
+        return make_error_code(std::errc::not_enough_memory);
+    } catch (...) {
+        return error::internal_error;
+    }
 }
 
 // The pool's answer for one attempt, now: an idle connection that is still alive (one found
