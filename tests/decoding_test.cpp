@@ -62,30 +62,25 @@ constexpr bool memory_is_instrumented = false;
 constexpr bool memory_is_instrumented = false;
 #endif
 
-// The peak resident memory of the process since the last reset_peak_rss(), in KiB (Linux:
-// VmHWM, which writing "5" to /proc/self/clear_refs resets).
+// Resets the process's peak resident memory (VmHWM below): Linux does when "5" is written to
+// /proc/self/clear_refs.
 void reset_peak_rss()
 {
     std::ofstream("/proc/self/clear_refs") << "5";
 }
 
-long peak_rss_kib()
+// A figure of /proc/self/status in KiB ("VmHWM", "VmRSS"), or -1.
+long proc_status_kib(std::string_view field)
 {
     std::ifstream status("/proc/self/status");
     for (std::string line; std::getline(status, line);)
-        if (line.starts_with("VmHWM:"))
-            return std::stol(line.substr(6));
+        if (line.starts_with(field) && line.size() > field.size() && line[field.size()] == ':')
+            return std::stol(line.substr(field.size() + 1));
     return -1;
 }
 
-long resident_kib()
-{
-    std::ifstream status("/proc/self/status");
-    for (std::string line; std::getline(status, line);)
-        if (line.starts_with("VmRSS:"))
-            return std::stol(line.substr(6));
-    return -1;
-}
+long peak_rss_kib() { return proc_status_kib("VmHWM"); }
+long resident_kib() { return proc_status_kib("VmRSS"); }
 
 } // namespace
 
