@@ -188,8 +188,11 @@ private:
             if (ec == error::request_timeout && clock::now() >= deadline)
                 ec = error::call_timeout;
             const detail::attempt_outcome outcome{ec, ec ? 0 : res.status, ec ? nullptr : &res.headers};
-            const auto delay = plan_retry(s, req, outcome, retries_done, replayable, deadline);
-            if (!delay || !detail::restart_body(req, source_read && *source_read))
+            const auto plan = detail::next_retry(s.options.retry, retries_done, outcome, replayable,
+                                                 std::chrono::system_clock::now(), random_unit());
+            if (!plan || clock::now() + plan->delay >= deadline
+                || !detail::restart_body(req, source_read && *source_read)
+                || !spend_retry(s, req, outcome, retries_done, *plan))
                 co_return detail::op_result<response>{ec, std::move(res)};
             if (source_read)
                 *source_read = false;
@@ -197,7 +200,7 @@ private:
                 co_await discard_body(s, res);
             if (detail::is_canceled(co_await asio::this_coro::cancellation_state))
                 co_return detail::failed<response>(asio::error::operation_aborted);
-            asio::steady_timer backoff(co_await asio::this_coro::executor, *delay);
+            asio::steady_timer backoff(co_await asio::this_coro::executor, plan->delay);
             auto [wait_ec] = co_await backoff.async_wait(as_tuple);
             if (wait_ec)
                 co_return detail::failed<response>(asio::error::operation_aborted);
@@ -205,17 +208,11 @@ private:
         }
     }
 
-    // The wait before retrying after `outcome`, or nullopt: the policy's decision, unless the
-    // call's deadline would pass meanwhile or the retry budget is spent. Traced either way.
-    static std::optional<std::chrono::milliseconds> plan_retry(state& s, const request& req,
-                                                               const detail::attempt_outcome& outcome,
-                                                               std::size_t retries_done, bool replayable,
-                                                               clock::time_point deadline)
+    // Whether the retry budget allows the retry `plan` (counted when it does, in
+    // retries_refused when not); traced either way.
+    static bool spend_retry(state& s, const request& req, const detail::attempt_outcome& outcome,
+                            std::size_t retries_done, const detail::retry_plan& plan)
     {
-        const auto plan = detail::next_retry(s.options.retry, retries_done, outcome, replayable,
-                                             std::chrono::system_clock::now(), random_unit());
-        if (!plan || clock::now() + plan->delay >= deadline)
-            return std::nullopt;
         bool allowed;
         {
             std::lock_guard lock(s.budget_mutex);
@@ -226,8 +223,8 @@ private:
         const detail::tracer trace(s.transport.options().trace.get(), req.trace.get());
         if (trace.wants(&trace_hooks::retry))
             trace(&trace_hooks::retry, retry_event{req.method, req.url, retries_done + 2, outcome.error,
-                                                   outcome.status, plan->delay, plan->source, !allowed});
-        return allowed ? std::optional<std::chrono::milliseconds>(plan->delay) : std::nullopt;
+                                                   outcome.status, plan.delay, plan.source, !allowed});
+        return allowed;
     }
 
     static clock::time_point call_deadline(std::chrono::milliseconds call_timeout)
