@@ -1,6 +1,9 @@
 // Every public asynchronous operation takes any Asio completion token, and the operations that
 // wait for the peer end promptly when canceled, whatever the cancellation type.
 #include <leash/sse_reader.hpp>
+// (an operation with a result type of its own: in separate compilation, launch() for it is
+// compiled here)
+#include <leash/detail/impl/spawn.ipp>
 #include <support/harness.hpp>
 
 #include <asio/experimental/deferred.hpp>

@@ -1,10 +1,6 @@
-// leash/basic_auth.hpp - the value of an Authorization header for HTTP Basic authentication
-// (RFC 7617).
-//
-//   req.headers.set("Authorization", leash::basic_auth("aladdin", "open sesame"));
-//
-// The user name and password are sent as given (UTF-8 by convention, RFC 7617 section 2.1)
-// and base64-encoded, which hides nothing: send them over https only. Pure function.
+/// \file
+/// leash/basic_auth.hpp - the value of an Authorization header for HTTP Basic authentication
+/// (RFC 7617).
 #pragma once
 
 #include <leash/detail/base64.hpp>
@@ -35,10 +31,20 @@ inline std::string basic_credentials(std::string_view user, std::string_view pas
 
 } // namespace detail
 
-// "Basic " followed by base64 of "user:password". Throws std::invalid_argument when the user
-// name holds a ":" (the server would split the pair elsewhere) or either holds a control
-// character (RFC 7617 section 2 forbids them): a credential that cannot mean what was given
-// is never built.
+/// The value of an Authorization header for HTTP Basic authentication (RFC 7617):
+/// "Basic " followed by base64 of "user:password".
+///
+/// \code
+/// req.headers.set("Authorization", leash::basic_auth("aladdin", "open sesame"));
+/// \endcode
+///
+/// The user name and password are sent as given (UTF-8 by convention, RFC 7617 section 2.1)
+/// and base64-encoded, which hides nothing: send them over https only. Pure function.
+///
+/// \errors
+/// Throws std::invalid_argument when the user name holds a ":" (the server would split the
+/// pair elsewhere) or either holds a control character (RFC 7617 section 2 forbids them): a
+/// credential that cannot mean what was given is never built.
 inline std::string basic_auth(std::string_view user, std::string_view password)
 {
     const auto has_control = [](std::string_view s) {

@@ -1,23 +1,28 @@
-// leash/error.hpp - the error codes leash reports.
-//
-// Every failure kind has its own code in leash::error, reported through std::error_code
-// (category "leash"). Errors from the operating system (connection refused, reset, ...) are
-// passed through as Asio reports them: compare with asio::error::connection_refused and
-// friends (Asio's system category does not compare equal to std::errc). Cancellation by
-// the caller is reported as asio::error::operation_aborted, as everywhere in Asio.
-//
-// leash::condition::timeout matches every timeout code:  if (ec == leash::condition::timeout)
-// (the phases' and the event stream's, and the client's whole-call deadline).
-//
-// An invalid URL is reported with a code that says why (error::url_bad_port, ...; its message
-// says what to change); all of them compare equal to error::invalid_url:
-//     if (ec == leash::error::invalid_url)
-// An invalid proxy URL likewise: error::proxy_bad_port, ..., all equal to error::invalid_proxy.
-//
-// A proxy that refuses to open a tunnel (any answer to CONNECT but 2xx and 407) is reported
-// in proxy_status_category(), whose value is the status the proxy sent; every such code
-// compares equal to error::proxy_connect_refused:
-//     if (ec == leash::error::proxy_connect_refused) log(ec.value());  // e.g. 403
+/// \file
+/// leash/error.hpp - the error codes leash reports.
+///
+/// Every failure kind has its own code in leash::error, reported through std::error_code
+/// (category "leash"). Errors from the operating system (connection refused, reset, ...) are
+/// passed through as Asio reports them: compare with asio::error::connection_refused and
+/// friends (Asio's system category does not compare equal to std::errc). Cancellation by
+/// the caller is reported as asio::error::operation_aborted, as everywhere in Asio.
+///
+/// leash::condition::timeout matches every timeout code:  `if (ec == leash::condition::timeout)`
+/// (the phases' and the event stream's, and the client's whole-call deadline).
+///
+/// An invalid URL is reported with a code that says why (error::url_bad_port, ...; its message
+/// says what to change); all of them compare equal to error::invalid_url:
+/// \code
+/// if (ec == leash::error::invalid_url)
+/// \endcode
+/// An invalid proxy URL likewise: error::proxy_bad_port, ..., all equal to error::invalid_proxy.
+///
+/// A proxy that refuses to open a tunnel (any answer to CONNECT but 2xx and 407) is reported
+/// in proxy_status_category(), whose value is the status the proxy sent; every such code
+/// compares equal to error::proxy_connect_refused:
+/// \code
+/// if (ec == leash::error::proxy_connect_refused) log(ec.value());  // e.g. 403
+/// \endcode
 #pragma once
 
 #include <string>
@@ -25,109 +30,110 @@
 
 namespace leash {
 
+/// The error codes leash reports, one per failure kind (category "leash", error_category()).
 enum class error {
     // Invalid input, detected before any I/O.
-    invalid_url = 1,          // the URL does not parse: reported as one of the url_* codes
-                              // below, which say why and compare equal to invalid_url
-    unsupported_scheme,       // a scheme other than http (https once TLS is configured)
-    invalid_method,           // empty, or not an RFC 9110 token
-    invalid_header_name,      // empty, or not an RFC 9110 token
-    invalid_header_value,     // contains CR, LF, NUL or another control character
-    invalid_request_body,     // both a body and a body source
+    invalid_url = 1,          ///< the URL does not parse: reported as one of the url_* codes
+                              ///< below, which say why and compare equal to invalid_url
+    unsupported_scheme,       ///< a scheme other than http (https once TLS is configured)
+    invalid_method,           ///< empty, or not an RFC 9110 token
+    invalid_header_name,      ///< empty, or not an RFC 9110 token
+    invalid_header_value,     ///< contains CR, LF, NUL or another control character
+    invalid_request_body,     ///< both a body and a body source
 
     // The pool.
-    pool_overloaded,          // max_pending_per_host waiters already queued for the host
-    pool_wait_timeout,        // no connection became available within pool_wait_timeout
-    shut_down,                // the transport was shut down
-    shutdown_incomplete,      // async_shutdown's grace period ended; remaining work was canceled
+    pool_overloaded,          ///< max_pending_per_host waiters already queued for the host
+    pool_wait_timeout,        ///< no connection became available within pool_wait_timeout
+    shut_down,                ///< the transport was shut down
+    shutdown_incomplete,      ///< async_shutdown's grace period ended; remaining work was canceled
 
     // Timeouts, one per phase.
-    resolve_timeout,          // name resolution exceeded resolve_timeout
-    connect_timeout,          // TCP connect exceeded connect_timeout
-    tls_handshake_timeout,    // TLS handshake exceeded tls_handshake_timeout
-    write_timeout,            // writing the request exceeded write_timeout
-    response_header_timeout,  // response headers did not complete within response_header_timeout
-    body_read_timeout,        // no body byte arrived within body_read_timeout
-    request_timeout,          // the whole request exceeded its total deadline
+    resolve_timeout,          ///< name resolution exceeded resolve_timeout
+    connect_timeout,          ///< TCP connect exceeded connect_timeout
+    tls_handshake_timeout,    ///< TLS handshake exceeded tls_handshake_timeout
+    write_timeout,            ///< writing the request exceeded write_timeout
+    response_header_timeout,  ///< response headers did not complete within response_header_timeout
+    body_read_timeout,        ///< no body byte arrived within body_read_timeout
+    request_timeout,          ///< the whole request exceeded its total deadline
 
     // The peer and the protocol.
-    closed_before_response,   // the server closed the connection before any response byte
-    unexpected_eof,           // the connection ended inside the response head or body
-    malformed_response,       // the response violates HTTP/1.1 syntax
-    invalid_content_length,   // bad or conflicting Content-Length
-    invalid_transfer_encoding,// bad Transfer-Encoding, or Transfer-Encoding with Content-Length
-    invalid_chunk,            // bad chunk size or chunk framing
-    headers_too_large,        // the response head exceeded max_response_header_bytes
-    too_many_headers,         // the response head exceeded max_response_headers
-    upgrade_not_supported,    // 101 Switching Protocols
+    closed_before_response,   ///< the server closed the connection before any response byte
+    unexpected_eof,           ///< the connection ended inside the response head or body
+    malformed_response,       ///< the response violates HTTP/1.1 syntax
+    invalid_content_length,   ///< bad or conflicting Content-Length
+    invalid_transfer_encoding,///< bad Transfer-Encoding, or Transfer-Encoding with Content-Length
+    invalid_chunk,            ///< bad chunk size or chunk framing
+    headers_too_large,        ///< the response head exceeded max_response_header_bytes
+    too_many_headers,         ///< the response head exceeded max_response_headers
+    upgrade_not_supported,    ///< 101 Switching Protocols
 
     // The body handle.
-    body_too_large,           // read_all: the body exceeded the given limit
-    body_closed,              // read on a body that was closed or moved from
+    body_too_large,           ///< read_all: the body exceeded the given limit
+    body_closed,              ///< read on a body that was closed or moved from
 
     // Request bodies.
-    body_length_mismatch,     // a body source produced more or fewer bytes than its length
+    body_length_mismatch,     ///< a body source produced more or fewer bytes than its length
 
     // Server-sent events.
-    sse_event_too_large,      // an event (or line) exceeded the decoder's size bound
+    sse_event_too_large,      ///< an event (or line) exceeded the decoder's size bound
 
     // Leash itself.
-    internal_error,           // an unexpected exception inside an operation ended it (a defect in
-                              // leash); reported as this code, never thrown to the caller's run()
+    internal_error,           ///< an unexpected exception inside an operation ended it (a defect in
+                              ///< leash); reported as this code, never thrown to the caller's run()
     // Why a URL is invalid: each of these compares equal to invalid_url (see operator== below),
     // and its message says what to change.
-    url_relative,             // no "scheme://": a relative URL, or no scheme
-    url_bad_character,        // a space, control character or byte >= 0x80
-    url_userinfo,             // user information ("user@") before the host
-    url_no_host,              // nothing between "://" and the port or path
-    url_bad_host,             // a character that a host name does not have
-    url_bad_port,             // a port that is not a decimal number from 1 to 65535
-    url_bad_ipv6,             // a bracketed host that is not an IPv6 address
+    url_relative,             ///< no "scheme://": a relative URL, or no scheme
+    url_bad_character,        ///< a space, control character or byte >= 0x80
+    url_userinfo,             ///< user information ("user@") before the host
+    url_no_host,              ///< nothing between "://" and the port or path
+    url_bad_host,             ///< a character that a host name does not have
+    url_bad_port,             ///< a port that is not a decimal number from 1 to 65535
+    url_bad_ipv6,             ///< a bracketed host that is not an IPv6 address
 
     // Why a proxy URL (leash/proxy.hpp) is invalid: each of these compares equal to
     // invalid_proxy, and its message says what to change (never what the URL was).
-    invalid_proxy,            // the proxy URL does not parse: reported as one of the codes below
-    proxy_unsupported_scheme, // a scheme other than http (https, socks4, socks5, ...)
-    proxy_bad_character,      // a space, control character or byte >= 0x80
-    proxy_no_host,            // nothing between "://" (or "@") and the port
-    proxy_bad_host,           // a character a host name does not have, or a bad bracketed IPv6
-    proxy_bad_port,           // a port that is not a decimal number from 1 to 65535
-    proxy_path,               // a path other than "/", a query or a fragment
-    proxy_bad_userinfo,       // a bad %-escape, a control character, or ':' in the user name
+    invalid_proxy,            ///< the proxy URL does not parse: reported as one of the codes below
+    proxy_unsupported_scheme, ///< a scheme other than http (https, socks4, socks5, ...)
+    proxy_bad_character,      ///< a space, control character or byte >= 0x80
+    proxy_no_host,            ///< nothing between "://" (or "@") and the port
+    proxy_bad_host,           ///< a character a host name does not have, or a bad bracketed IPv6
+    proxy_bad_port,           ///< a port that is not a decimal number from 1 to 65535
+    proxy_path,               ///< a path other than "/", a query or a fragment
+    proxy_bad_userinfo,       ///< a bad %-escape, a control character, or ':' in the user name
 
     // The tunnel through a proxy to an https origin (the CONNECT exchange).
-    proxy_connect_timeout,    // the proxy did not answer CONNECT within the connect timeout
-    proxy_auth_required,      // the proxy answered CONNECT with 407 (Proxy Authentication Required)
-    proxy_connect_refused,    // the proxy answered CONNECT with a status other than 2xx and 407:
-                              // reported in proxy_status_category(), whose value is the status
-    proxy_bad_response,       // the proxy closed before its answer to CONNECT, sent something else
-                              // than an HTTP response head, or sent bytes after a 2xx head
+    proxy_connect_timeout,    ///< the proxy did not answer CONNECT within the connect timeout
+    proxy_auth_required,      ///< the proxy answered CONNECT with 407 (Proxy Authentication Required)
+    proxy_connect_refused,    ///< the proxy answered CONNECT with a status other than 2xx and 407:
+                              ///< reported in proxy_status_category(), whose value is the status
+    proxy_bad_response,       ///< the proxy closed before its answer to CONNECT, sent something else
+                              ///< than an HTTP response head, or sent bytes after a 2xx head
 
     // Decoding a compressed response body (Content-Encoding; see transport_options::decoding).
-    decoding_failed,          // the body is not valid data of its coding (the connection is closed)
-    decoding_truncated,       // the body ended before its compressed stream did
-    decompression_ratio_exceeded, // the body inflates more than decoding_options::max_ratio allows
-                              // (a decompression bomb; the connection is closed)
+    decoding_failed,          ///< the body is not valid data of its coding (the connection is closed)
+    decoding_truncated,       ///< the body ended before its compressed stream did
+    decompression_ratio_exceeded, ///< the body inflates more than decoding_options::max_ratio allows
+                              ///< (a decompression bomb; the connection is closed)
 
     // Redirects followed by leash::client (see redirect_policy).
-    too_many_redirects,       // following the redirect would pass redirect_policy::max_redirects
-    redirect_loop,            // the redirect leads to a request already sent in this chain
-    insecure_redirect,        // a redirect from https to http, not allowed by the policy
-    invalid_redirect_location,// the Location field does not resolve to an http or https URL
-    redirect_vetoed,          // the policy's on_redirect hook refused the hop
+    too_many_redirects,       ///< following the redirect would pass redirect_policy::max_redirects
+    redirect_loop,            ///< the redirect leads to a request already sent in this chain
+    insecure_redirect,        ///< a redirect from https to http, not allowed by the policy
+    invalid_redirect_location,///< the Location field does not resolve to an http or https URL
+    redirect_vetoed,          ///< the policy's on_redirect hook refused the hop
 
     // Timeouts above the body's bytes (each also a condition::timeout).
-    sse_first_event_timeout,  // sse::reader: no event within reader_options::first_event_timeout
-    sse_event_timeout,        // sse::reader: no event for reader_options::event_timeout (comments
-                              // and blank keep-alive lines do not count)
-    call_timeout,             // leash::client: the whole call (every attempt and backoff) passed
-                              // client_options::call_timeout
+    sse_first_event_timeout,  ///< sse::reader: no event within reader_options::first_event_timeout
+    sse_event_timeout,        ///< sse::reader: no event for reader_options::event_timeout (comments
+                              ///< and blank keep-alive lines do not count)
+    call_timeout,             ///< leash::client: the whole call (every attempt and backoff) passed
+                              ///< client_options::call_timeout
 };
 
-// Groups of codes, for comparisons such as ec == leash::condition::timeout.
+/// Groups of codes, for comparisons such as ec == leash::condition::timeout.
 enum class condition {
-    timeout = 1,      // any of the *_timeout codes
-    invalid_request,  // any input error detected before I/O
+    timeout = 1,      ///< any of the *_timeout codes
+    invalid_request,  ///< any input error detected before I/O
 };
 
 } // namespace leash
@@ -139,7 +145,7 @@ struct std::is_error_condition_enum<leash::condition> : std::true_type {};
 
 namespace leash {
 
-// The enumerator's name, e.g. "connect_timeout" (stable: tools print it).
+/// The enumerator's name, e.g. "connect_timeout" (stable: tools print it).
 inline const char* error_name(error e) noexcept
 {
     switch (e) {
@@ -326,59 +332,63 @@ public:
 
 } // namespace detail
 
+/// The category "leash" of the codes of leash::error.
 inline const std::error_category& error_category() noexcept
 {
     static const detail::error_category_impl instance;
     return instance;
 }
 
+/// The category "leash.condition" of the groups of leash::condition.
 inline const std::error_category& condition_category() noexcept
 {
     static const detail::condition_category_impl instance;
     return instance;
 }
 
-// The category of a proxy's refusal to open a tunnel: the value is the status it answered
-// CONNECT with.
+/// The category of a proxy's refusal to open a tunnel: the value is the status it answered
+/// CONNECT with.
 inline const std::error_category& proxy_status_category() noexcept
 {
     static const detail::proxy_status_category_impl instance;
     return instance;
 }
 
-// The code of a proxy that answered CONNECT with `status`; equal to error::proxy_connect_refused.
+/// The code of a proxy that answered CONNECT with `status`; equal to error::proxy_connect_refused.
 inline std::error_code make_proxy_refusal(int status) noexcept
 {
     return {status, proxy_status_category()};
 }
 
+/// The code of `e` in error_category(), so that a leash::error converts to std::error_code.
 inline std::error_code make_error_code(error e) noexcept
 {
     return {static_cast<int>(e), error_category()};
 }
 
+/// The condition `c` in condition_category(), so that `ec == c` compares a code with a group.
 inline std::error_condition make_error_condition(condition c) noexcept
 {
     return {static_cast<int>(c), condition_category()};
 }
 
-// True for error::invalid_url and the url_* codes that say why a URL is invalid.
+/// True for error::invalid_url and the url_* codes that say why a URL is invalid.
 inline bool is_url_error(error e) noexcept
 {
     return e == error::invalid_url || (e >= error::url_relative && e <= error::url_bad_ipv6);
 }
 
-// True for error::invalid_proxy and the proxy_* codes that say why a proxy URL is invalid.
+/// True for error::invalid_proxy and the proxy_* codes that say why a proxy URL is invalid.
 inline bool is_proxy_error(error e) noexcept
 {
     return e >= error::invalid_proxy && e <= error::proxy_bad_userinfo;
 }
 
-// ec is leash's code e; when e is error::invalid_url, also any url_* code, so that
-// `ec == leash::error::invalid_url` holds for every invalid URL whatever the reason, and
-// likewise error::invalid_proxy for the proxy_* codes, and error::proxy_connect_refused for
-// every code of proxy_status_category(). (An error_condition cannot do this: comparing an
-// error_code with an error code enum compares category and value exactly.)
+/// ec is leash's code e; when e is error::invalid_url, also any url_* code, so that
+/// `ec == leash::error::invalid_url` holds for every invalid URL whatever the reason, and
+/// likewise error::invalid_proxy for the proxy_* codes, and error::proxy_connect_refused for
+/// every code of proxy_status_category(). (An error_condition cannot do this: comparing an
+/// error_code with an error code enum compares category and value exactly.)
 inline bool operator==(const std::error_code& ec, error e) noexcept
 {
     if (ec.category() == proxy_status_category())

@@ -1,12 +1,5 @@
-// leash/headers.hpp - an ordered, case-insensitive, multi-valued list of header fields.
-//
-// Names are compared case-insensitively and keep the spelling they were added with. A name may
-// appear several times (add) or be replaced (set). Every name is checked to be an RFC 9110
-// token and every value to be free of CR, LF, NUL and other control characters (HTAB is
-// allowed); invalid input is refused with error::invalid_header_name / invalid_header_value,
-// so a request built from headers cannot smuggle a header or split a message.
-// Leading and trailing spaces and tabs of values are removed.
-// A headers object is a plain value; concurrent reads are safe, writes need external sync.
+/// \file
+/// leash/headers.hpp - an ordered, case-insensitive, multi-valued list of header fields.
 #pragma once
 
 #include <leash/error.hpp>
@@ -104,33 +97,54 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept
 
 } // namespace detail
 
+/// One field of a head: a name and its value.
 struct header_field {
+    /// The name, in the spelling it was added with.
     std::string name;
+    /// The value, without leading and trailing spaces and tabs.
     std::string value;
 };
 
+/// An ordered, case-insensitive, multi-valued list of header fields.
+///
+/// Names are compared case-insensitively and keep the spelling they were added with. A name may
+/// appear several times (add) or be replaced (set). Every name is checked to be an RFC 9110
+/// token and every value to be free of CR, LF, NUL and other control characters (HTAB is
+/// allowed), so a request built from headers cannot smuggle a header or split a message.
+/// Leading and trailing spaces and tabs of values are removed.
+///
+/// \threadsafety
+/// A headers object is a plain value; concurrent reads are safe, writes need external sync.
+///
+/// \errors
+/// Invalid input is refused with error::invalid_header_name / invalid_header_value: set in the
+/// `std::error_code&` argument, or thrown as std::system_error by the overloads without one.
 class headers {
 public:
+    /// Iterates over the fields in order, as header_field.
     using const_iterator = std::vector<header_field>::const_iterator;
 
+    /// An empty list.
     headers() = default;
-    // Throws std::system_error if a field is invalid.
+    /// The fields, in order, as if each were given to add().
+    /// Throws std::system_error if a field is invalid.
     headers(std::initializer_list<std::pair<std::string_view, std::string_view>> fields)
     {
         for (auto& [n, v] : fields)
             add(n, v);
     }
 
-    // Appends a field. On invalid input sets ec and leaves the list unchanged.
+    /// Appends a field. On invalid input sets ec and leaves the list unchanged.
     void add(std::string_view name, std::string_view value, std::error_code& ec)
     {
         if (!check(name, value, ec))
             return;
         fields_.push_back({std::string(name), std::string(detail::trim_ows(value))});
     }
+    /// Appends a field. Throws std::system_error on invalid input (the list is unchanged).
     void add(std::string_view name, std::string_view value) { throwing(&headers::add, name, value); }
 
-    // Replaces every field of that name with one field. Validation as for add.
+    /// Replaces every field of that name with one field. Validation as for add.
     void set(std::string_view name, std::string_view value, std::error_code& ec)
     {
         if (!check(name, value, ec))
@@ -138,9 +152,11 @@ public:
         erase(name);
         fields_.push_back({std::string(name), std::string(detail::trim_ows(value))});
     }
+    /// Replaces every field of that name with one field. Throws std::system_error on invalid
+    /// input (the list is unchanged).
     void set(std::string_view name, std::string_view value) { throwing(&headers::set, name, value); }
 
-    // Removes every field of that name; returns how many were removed.
+    /// Removes every field of that name; returns how many were removed.
     std::size_t erase(std::string_view name)
     {
         const auto before = fields_.size();
@@ -148,7 +164,7 @@ public:
         return before - fields_.size();
     }
 
-    // The first value of that name, if any.
+    /// The first value of that name, if any.
     std::optional<std::string_view> get(std::string_view name) const noexcept
     {
         for (auto& f : fields_)
@@ -156,7 +172,7 @@ public:
                 return std::string_view(f.value);
         return std::nullopt;
     }
-    // Every value of that name, in order.
+    /// Every value of that name, in order.
     std::vector<std::string_view> get_all(std::string_view name) const
     {
         std::vector<std::string_view> out;
@@ -165,10 +181,11 @@ public:
                 out.emplace_back(f.value);
         return out;
     }
+    /// True if a field of that name is present.
     bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
 
-    // True if a comma-separated list field of that name contains token (case-insensitive),
-    // e.g. has_token("Connection", "close").
+    /// True if a comma-separated list field of that name contains token (case-insensitive),
+    /// e.g. has_token("Connection", "close").
     bool has_token(std::string_view name, std::string_view token) const noexcept
     {
         bool found = false;
@@ -178,16 +195,22 @@ public:
         return found;
     }
 
+    /// The number of fields (each repetition of a name counts).
     std::size_t size() const noexcept { return fields_.size(); }
+    /// True if there is no field.
     bool empty() const noexcept { return fields_.empty(); }
+    /// Removes every field.
     void clear() noexcept { fields_.clear(); }
+    /// The first field, in the order they were added.
     const_iterator begin() const noexcept { return fields_.begin(); }
+    /// Past the last field.
     const_iterator end() const noexcept { return fields_.end(); }
 
-    // Makes room for n fields without reallocating.
+    /// Makes room for n fields without reallocating.
     void reserve(std::size_t n) { fields_.reserve(n); }
 
-    // For the response parser, which has validated the bytes already.
+    /// For the response parser, which has validated the bytes already. Appends the field as
+    /// given, without checking or trimming it.
     void append_unchecked(std::string_view name, std::string_view value)
     {
         auto& f = fields_.emplace_back();

@@ -1,11 +1,19 @@
-// leash/leash.hpp - everything: transport, client, request, response, body, headers, url, errors,
-// streams, proxy settings, statistics and trace hooks, and the helpers that build URLs and
-// Basic credentials, and multipart forms.
+/// \file
+/// leash/leash.hpp - everything: transport, client, request, response, body, headers, url, errors,
+/// streams, proxy settings, statistics and trace hooks, and the helpers that build URLs and
+/// Basic credentials, and multipart forms.
+
+/// \namespace leash
+/// leash, a C++20 HTTP/1.1 client on standalone Asio, OpenSSL and llhttp: a response body you
+/// forget cannot leak a connection, a file descriptor, a timer or a coroutine, and no request
+/// can wait forever unless you asked it to. Its implementation is in leash::detail, which is
+/// not part of the API.
 #pragma once
 
 #include <leash/basic_auth.hpp>
 #include <leash/body.hpp>
 #include <leash/client.hpp>
+#include <leash/client_options.hpp>
 #include <leash/decoding_options.hpp>
 #include <leash/error.hpp>
 #include <leash/headers.hpp>
@@ -25,3 +33,4 @@
 #include <leash/transport_options.hpp>
 #include <leash/url.hpp>
 #include <leash/url_encoding.hpp>
+#include <leash/version.hpp>

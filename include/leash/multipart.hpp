@@ -1,21 +1,5 @@
-// leash/multipart.hpp - a multipart/form-data request body (RFC 7578): fields and files.
-//
-//   leash::multipart_form form;
-//   form.add_field("purpose", "fine-tune");
-//   form.add_file("file", "data.jsonl", std::move(jsonl), "application/jsonl");
-//   auto req = leash::request::post(url, "");
-//   std::move(form).attach_to(req);   // Content-Type with the boundary, and the body
-//
-// Names and file names are written in quotes as the HTML standard's form encoding does:
-// CR, LF and '"' become %0D, %0A and %22, so no name can end its field or its part. The
-// boundary is random (32 characters from 64, 192 bits); parts held in memory are checked
-// not to contain it, and a new one is drawn if one does. A part read from a body_source
-// cannot be checked: the boundary's randomness is what keeps it out.
-//
-// The body has a known length (sent with Content-Length) when every part's length is known,
-// and can be sent again (followed through a 307, retried) when every source can rewind.
-// A multipart_form is a plain value, used from one thread at a time; to_body_source() and
-// attach_to() consume it.
+/// \file
+/// leash/multipart.hpp - a multipart/form-data request body (RFC 7578): fields and files.
 #pragma once
 
 #include <leash/body_source.hpp>
@@ -37,23 +21,48 @@
 
 namespace leash {
 
+/// A multipart/form-data request body (RFC 7578): fields and files.
+///
+/// \code
+/// leash::multipart_form form;
+/// form.add_field("purpose", "fine-tune");
+/// form.add_file("file", "data.jsonl", std::move(jsonl), "application/jsonl");
+/// auto req = leash::request::post(url, "");
+/// std::move(form).attach_to(req);   // Content-Type with the boundary, and the body
+/// \endcode
+///
+/// Names and file names are written in quotes as the HTML standard's form encoding does:
+/// CR, LF and '"' become %0D, %0A and %22, so no name can end its field or its part. The
+/// boundary is random (32 characters from 64, 192 bits); parts held in memory are checked
+/// not to contain it, and a new one is drawn if one does. A part read from a body_source
+/// cannot be checked: the boundary's randomness is what keeps it out.
+///
+/// The body has a known length (sent with Content-Length) when every part's length is known,
+/// and can be sent again (followed through a 307, retried) when every source can rewind.
+///
+/// \threadsafety
+/// A multipart_form is a plain value, used from one thread at a time.
+///
+/// \lifetime
+/// to_body_source() and attach_to() consume it.
 class multipart_form {
 public:
+    /// An empty form with a fresh random boundary.
     multipart_form() : boundary_(random_boundary()) {}
 
-    // A text field.
+    /// A text field.
     multipart_form& add_field(std::string_view name, std::string value)
     {
         return add_part(disposition(name, std::nullopt), std::move(value));
     }
-    // A file held in memory.
+    /// A file held in memory.
     multipart_form& add_file(std::string_view name, std::string_view file_name, std::string content,
                              std::string_view content_type = "application/octet-stream")
     {
         return add_part(disposition(name, file_name) + "Content-Type: " + clean(content_type) + "\r\n",
                         std::move(content));
     }
-    // A file read from `source` while the request is sent.
+    /// A file read from `source` while the request is sent.
     multipart_form& add_file(std::string_view name, std::string_view file_name, body_source source,
                              std::string_view content_type = "application/octet-stream")
     {
@@ -61,16 +70,17 @@ public:
                         std::move(source));
     }
 
-    // "multipart/form-data; boundary=..."
+    /// "multipart/form-data; boundary=..."
     std::string content_type() const { return "multipart/form-data; boundary=" + boundary_; }
+    /// The boundary between the parts (random; see the class's description).
     const std::string& boundary() const noexcept { return boundary_; }
 
-    // The whole body as one string, when every part is held in memory.
+    /// The whole body as one string, when every part is held in memory.
     std::optional<std::string> to_string() const;
-    // The body as a source: with a length when every part's is known, rewindable when every
-    // part is.
+    /// The body as a source: with a length when every part's is known, rewindable when every
+    /// part is.
     body_source to_body_source() &&;
-    // Sets req's Content-Type and body (a string when every part is in memory, else a source).
+    /// Sets req's Content-Type and body (a string when every part is in memory, else a source).
     void attach_to(request& req) &&;
 
 private:
@@ -162,12 +172,14 @@ private:
     std::vector<part> parts_;
 };
 
+/// \cond LEASH_INTERNAL
 // The body as a sequence of pieces: framing strings and part contents.
 struct multipart_form::stream_state {
     std::vector<content> pieces;
     std::size_t index = 0;   // the piece being read
     std::size_t offset = 0;  // within a string piece
 };
+/// \endcond
 
 inline std::optional<std::string> multipart_form::to_string() const
 {

@@ -1,21 +1,22 @@
-// leash/proxy.hpp - proxy settings: which HTTP proxy requests go through, and which hosts are
-// reached directly.
-//
-// A proxy URL is "http://[user[:password]@]host[:port][/]": the host a registered name, an
-// IPv4 address or a bracketed IPv6 address; the port 1-65535, 80 when absent. The user name
-// and password are percent-decoded: write '/', '?', '#' and '%' in them as %2F, %3F, %23 and
-// %25 ('@', and ':' in the password, may stay as they are: the last '@' ends the credentials
-// and the first ':' ends the user name). A user name with ':' (Basic authentication cannot
-// carry one) or credentials with a control character are refused. Text without "scheme://" is
-// taken as http:// ("proxy.internal:3128"), as curl and Go take it. Other schemes (https://,
-// socks4://, socks5://) are refused: leash speaks plain HTTP/1.1 to the proxy. A path other
-// than "/", a query or a fragment is refused too.
-//
-// Credentials in a proxy URL are never part of an error message, of what() of an exception,
-// or of proxy_server::to_string().
-//
-// The environment is read only when proxy_options_from_environment is called: a transport uses
-// the proxy_options it is given and nothing else.
+/// \file
+/// leash/proxy.hpp - proxy settings: which HTTP proxy requests go through, and which hosts are
+/// reached directly.
+///
+/// A proxy URL is "http://[user[:password]@]host[:port][/]": the host a registered name, an
+/// IPv4 address or a bracketed IPv6 address; the port 1-65535, 80 when absent. The user name
+/// and password are percent-decoded: write '/', '?', '#' and '%' in them as %2F, %3F, %23 and
+/// %25 ('@', and ':' in the password, may stay as they are: the last '@' ends the credentials
+/// and the first ':' ends the user name). A user name with ':' (Basic authentication cannot
+/// carry one) or credentials with a control character are refused. Text without "scheme://" is
+/// taken as http:// ("proxy.internal:3128"), as curl and Go take it. Other schemes (https://,
+/// socks4://, socks5://) are refused: leash speaks plain HTTP/1.1 to the proxy. A path other
+/// than "/", a query or a fragment is refused too.
+///
+/// Credentials in a proxy URL are never part of an error message, of what() of an exception,
+/// or of proxy_server::to_string().
+///
+/// The environment is read only when proxy_options_from_environment is called: a transport uses
+/// the proxy_options it is given and nothing else.
 #pragma once
 
 #include <leash/basic_auth.hpp>
@@ -34,75 +35,94 @@
 
 namespace leash {
 
-// The members' {} let a designated initializer name some of them without -Wextra warning.
+/// Which HTTP proxy requests go through, and which hosts are reached directly.
+///
+/// The members' {} let a designated initializer name some of them without -Wextra warning.
+///
+/// \errors
+/// A proxy URL that does not parse makes the transport's constructor throw std::system_error
+/// with the proxy_* code that says why (see proxy_server::parse).
 struct proxy_options {
-    // The proxy for http:// targets, as a proxy URL; empty = connect directly.
+    /// The proxy for http:// targets, as a proxy URL; empty = connect directly.
     std::string http{};
-    // The proxy for https:// targets (reached through a CONNECT tunnel); empty = directly.
-    // For one proxy for both, set both: {.http = p, .https = p}.
+    /// The proxy for https:// targets (reached through a CONNECT tunnel); empty = directly.
+    /// For one proxy for both, set both: {.http = p, .https = p}.
     std::string https{};
-    // Hosts reached directly even when a proxy is set (the NO_PROXY list): entries separated
-    // by commas, white space around them ignored, empty ones skipped. An entry is
-    //   - "*": every host;
-    //   - a host name, with or without a leading "." (or "*."): that name and every name below
-    //     it on a label boundary, ignoring case ("example.com" matches example.com and
-    //     a.example.com, not badexample.com); a trailing "." of the entry or the host is
-    //     ignored. It never matches a host written as an IP address;
-    //   - an IP address, IPv6 with or without brackets ("10.1.2.3", "::1", "[::1]"), or a
-    //     CIDR range ("10.0.0.0/8", "fd00::/8", "[fd00::]/8"): a target whose host is written
-    //     as that address or as one in the range (host names are never resolved to match);
-    //   - any of these but "*" followed by ":port" ("example.com:8080", "[::1]:8080",
-    //     "10.0.0.0/8:443"): the same, for that port only (the target's port, its scheme's
-    //     default when the URL has none).
-    // An entry that is none of these is ignored, as curl and Go ignore it. Nothing else goes
-    // direct: localhost and loopback addresses use the proxy unless listed here.
+    /// Hosts reached directly even when a proxy is set (the NO_PROXY list): entries separated
+    /// by commas, white space around them ignored, empty ones skipped. An entry is
+    ///   - "*": every host;
+    ///   - a host name, with or without a leading "." (or "*."): that name and every name below
+    ///     it on a label boundary, ignoring case ("example.com" matches example.com and
+    ///     a.example.com, not badexample.com); a trailing "." of the entry or the host is
+    ///     ignored. It never matches a host written as an IP address;
+    ///   - an IP address, IPv6 with or without brackets ("10.1.2.3", "::1", "[::1]"), or a
+    ///     CIDR range ("10.0.0.0/8", "fd00::/8", "[fd00::]/8"): a target whose host is written
+    ///     as that address or as one in the range (host names are never resolved to match);
+    ///   - any of these but "*" followed by ":port" ("example.com:8080", "[::1]:8080",
+    ///     "10.0.0.0/8:443"): the same, for that port only (the target's port, its scheme's
+    ///     default when the URL has none).
+    ///
+    /// An entry that is none of these is ignored, as curl and Go ignore it. Nothing else goes
+    /// direct: localhost and loopback addresses use the proxy unless listed here.
     std::string no_proxy{};
 };
 
-// Returns an environment variable's value, or nullopt when it is not set.
+/// Returns an environment variable's value, or nullopt when it is not set.
 using environment_lookup = std::function<std::optional<std::string>(const char* name)>;
 
-// The proxy settings in the environment, read in curl's order (lower case first):
-//   http     = http_proxy, else HTTP_PROXY, else all_proxy, else ALL_PROXY; HTTP_PROXY is
-//              skipped when REQUEST_METHOD is set, because in a CGI program a request's
-//              "Proxy:" header arrives as HTTP_PROXY (the "httpoxy" attack);
-//   https    = https_proxy, else HTTPS_PROXY, else all_proxy, else ALL_PROXY;
-//   no_proxy = no_proxy, else NO_PROXY.
-// A variable set to the empty string counts as unset. Values are copied as they are and
-// checked when the options are used. Reads the process environment with std::getenv: not
-// safe while another thread changes the environment (setenv, putenv).
+/// The proxy settings in the environment, read in curl's order (lower case first):
+///   - http     = http_proxy, else HTTP_PROXY, else all_proxy, else ALL_PROXY; HTTP_PROXY is
+///                skipped when REQUEST_METHOD is set, because in a CGI program a request's
+///                "Proxy:" header arrives as HTTP_PROXY (the "httpoxy" attack);
+///   - https    = https_proxy, else HTTPS_PROXY, else all_proxy, else ALL_PROXY;
+///   - no_proxy = no_proxy, else NO_PROXY.
+///
+/// A variable set to the empty string counts as unset. Values are copied as they are and
+/// checked when the options are used.
+///
+/// \threadsafety
+/// Reads the process environment with std::getenv: not safe while another thread changes the
+/// environment (setenv, putenv).
 proxy_options proxy_options_from_environment();
-// The same rules over the variables that `lookup` returns; it is called at most once per
-// variable.
+/// The same rules over the variables that `lookup` returns; it is called at most once per
+/// variable.
 proxy_options proxy_options_from_environment(const environment_lookup& lookup);
 
-// An HTTP proxy, parsed from a proxy URL. A plain value: copy it freely; concurrent reads are
-// safe.
+/// An HTTP proxy, parsed from a proxy URL.
+///
+/// \threadsafety
+/// A plain value: copy it freely; concurrent reads are safe.
+///
+/// \errors
+/// parse() reports the proxy_* code that says why a proxy URL is invalid; each compares equal
+/// to error::invalid_proxy. The credentials are never part of an error message.
 class proxy_server {
 public:
-    // Parses a proxy URL; on failure sets ec to the proxy_* code that says why (see error.hpp),
-    // which compares equal to error::invalid_proxy.
+    /// Parses a proxy URL; on failure sets ec to the proxy_* code that says why (see error.hpp),
+    /// which compares equal to error::invalid_proxy.
     static std::optional<proxy_server> parse(std::string_view text, std::error_code& ec);
-    // Parses a proxy URL; throws std::system_error with the code on failure. Its what() does
-    // not hold the text, which may hold a password.
+    /// Parses a proxy URL; throws std::system_error with the code on failure. Its what() does
+    /// not hold the text, which may hold a password.
     static proxy_server parse(std::string_view text);
 
-    const std::string& host() const noexcept { return host_; }  // lower case; IPv6 without brackets
-    std::uint16_t port() const noexcept { return port_; }       // 80 when the URL has none
+    const std::string& host() const noexcept { return host_; }  ///< lower case; IPv6 without brackets
+    std::uint16_t port() const noexcept { return port_; }       ///< 80 when the URL has none
+    /// True if the host is an IPv6 address (written in brackets in the URL).
     bool is_ipv6_literal() const noexcept { return ipv6_; }
-    const std::string& username() const noexcept { return username_; }  // percent-decoded
-    const std::string& password() const noexcept { return password_; }  // percent-decoded
+    const std::string& username() const noexcept { return username_; }  ///< percent-decoded
+    const std::string& password() const noexcept { return password_; }  ///< percent-decoded
+    /// True if the URL has a user name or a password.
     bool has_credentials() const noexcept { return !username_.empty() || !password_.empty(); }
 
-    // The Proxy-Authorization value for the credentials: "Basic " and base64 of
-    // "user:password" (RFC 7617); "" when the URL has none.
+    /// The Proxy-Authorization value for the credentials: "Basic " and base64 of
+    /// "user:password" (RFC 7617); "" when the URL has none.
     std::string basic_authorization() const;
-    // "host:port", IPv6 in brackets, the port always written.
+    /// "host:port", IPv6 in brackets, the port always written.
     std::string authority() const;
-    // "http://host:port": without the credentials, so it can be logged.
+    /// "http://host:port": without the credentials, so it can be logged.
     std::string to_string() const { return "http://" + authority(); }
 
-    // Equal host, port and credentials.
+    /// Equal host, port and credentials.
     friend bool operator==(const proxy_server&, const proxy_server&) = default;
 
 private:

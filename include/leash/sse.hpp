@@ -1,13 +1,5 @@
-// leash/sse.hpp - a decoder for server-sent event streams (text/event-stream), without I/O.
-//
-// Feed the response body bytes as they arrive, in chunks of any size (a line or a CRLF may be
-// split anywhere); every event is delivered once its terminating blank line has been seen.
-// Parsing follows the WHATWG HTML "event stream" rules exactly, see decoder below. The bytes
-// are not decoded or validated as UTF-8: field values are passed through as they arrive.
-//
-// Thread safety: none. Use one decoder per stream, from one thread at a time.
-// Lifetime: a decoder keeps no reference to the bytes it is fed; every event owns its strings.
-// A decoder is a plain value (copyable and movable).
+/// \file
+/// leash/sse.hpp - a decoder for server-sent event streams (text/event-stream), without I/O.
 #pragma once
 
 #include <leash/detail/decimal.hpp>
@@ -25,50 +17,72 @@
 #include <utility>
 #include <vector>
 
+/// Server-sent events (text/event-stream): the decoder, without I/O, and the reader over a
+/// response body.
 namespace leash::sse {
 
-// One dispatched event.
+/// One dispatched event.
 struct event {
-    std::string type = "message";  // the `event` field, or "message"
-    std::string data;              // the `data` lines joined with "\n" (no final "\n")
-    std::string id;                // the last event id in effect when the event was dispatched
+    std::string type = "message";  ///< the `event` field, or "message"
+    std::string data;              ///< the `data` lines joined with "\n" (no final "\n")
+    std::string id;                ///< the last event id in effect when the event was dispatched
 };
 
-// Decodes an event stream:
-//   - lines end with CRLF, LF or a lone CR, also when the CR and the LF arrive in different
-//     feeds;
-//   - one UTF-8 byte order mark (EF BB BF) at the very start of the stream is skipped; anywhere
-//     else it is ordinary content;
-//   - a line starting with ':' is a comment;
-//   - "name:value" is a field; exactly one space at the start of the value is removed (if
-//     present). A line without ':' is a field whose value is empty. Names are case-sensitive;
-//   - event: sets the event type; data: appends the value and "\n" to the data;
-//     id: sets the last event id, unless the value contains NUL (then the field is ignored);
-//     retry: sets the reconnection time if the value is one or more ASCII digits (a value too
-//     large for std::chrono::milliseconds saturates); every other field is ignored;
-//   - an empty line ends the event: the last event id is committed (it persists across events
-//     until an id field changes it; an empty id resets it). If no data field was seen, nothing
-//     is dispatched; otherwise the final "\n" of the data is removed and the event dispatched.
-//     The event type and the data then start empty again;
-//   - when the stream ends (finish), an event without its blank line is discarded, together
-//     with any id field it carried.
-// Memory is bounded by max_event_bytes: the line being read plus the data and event type of the
-// event being built may not exceed it (the last event id is at most one line long).
+/// A decoder for server-sent event streams (text/event-stream), without I/O.
+///
+/// Feed the response body bytes as they arrive, in chunks of any size (a line or a CRLF may be
+/// split anywhere); every event is delivered once its terminating blank line has been seen.
+/// The bytes are not decoded or validated as UTF-8: field values are passed through as they
+/// arrive. Parsing follows the WHATWG HTML "event stream" rules exactly:
+///   - lines end with CRLF, LF or a lone CR, also when the CR and the LF arrive in different
+///     feeds;
+///   - one UTF-8 byte order mark (EF BB BF) at the very start of the stream is skipped; anywhere
+///     else it is ordinary content;
+///   - a line starting with ':' is a comment;
+///   - "name:value" is a field; exactly one space at the start of the value is removed (if
+///     present). A line without ':' is a field whose value is empty. Names are case-sensitive;
+///   - event: sets the event type; data: appends the value and "\n" to the data;
+///     id: sets the last event id, unless the value contains NUL (then the field is ignored);
+///     retry: sets the reconnection time if the value is one or more ASCII digits (a value too
+///     large for std::chrono::milliseconds saturates); every other field is ignored;
+///   - an empty line ends the event: the last event id is committed (it persists across events
+///     until an id field changes it; an empty id resets it). If no data field was seen, nothing
+///     is dispatched; otherwise the final "\n" of the data is removed and the event dispatched.
+///     The event type and the data then start empty again;
+///   - when the stream ends (finish), an event without its blank line is discarded, together
+///     with any id field it carried.
+///
+/// Memory is bounded by max_event_bytes: the line being read plus the data and event type of the
+/// event being built may not exceed it (the last event id is at most one line long).
+///
+/// \threadsafety
+/// None. Use one decoder per stream, from one thread at a time.
+///
+/// \lifetime
+/// A decoder keeps no reference to the bytes it is fed; every event owns its strings.
+/// A decoder is a plain value (copyable and movable).
+///
+/// \errors
+/// error::sse_event_too_large when an event passes max_event_bytes; the decoder then stays
+/// failed (see feed()).
 class decoder {
 public:
-    static constexpr std::size_t default_max_event_bytes = 8 * 1024 * 1024;  // room for base64 images
+    static constexpr std::size_t default_max_event_bytes = 8 * 1024 * 1024;  ///< room for base64 images
 
+    /// A decoder at the start of a stream, bounding each event to `max_event_bytes`.
     explicit decoder(std::size_t max_event_bytes = default_max_event_bytes) noexcept
         : max_event_bytes_(max_event_bytes)
     {
     }
 
-    // Decodes the next bytes of the stream, calling on_event(event&&) for every event
-    // dispatched, in stream order. Returns error::sse_event_too_large when the line being read
-    // plus the event being built would exceed max_event_bytes; events completed earlier in the
-    // same call have been delivered. The decoder is then failed: every later feed returns the
-    // same error and delivers nothing. An exception thrown by on_event propagates and the rest
-    // of `bytes` is not decoded.
+    /// Decodes the next bytes of the stream, calling on_event(event&&) for every event
+    /// dispatched, in stream order. Returns error::sse_event_too_large when the line being read
+    /// plus the event being built would exceed max_event_bytes; events completed earlier in the
+    /// same call have been delivered. The decoder is then failed: every later feed returns the
+    /// same error and delivers nothing. An exception thrown by on_event propagates and the rest
+    /// of `bytes` is not decoded.
+    ///
+    /// \tparam OnEvent a callable taking `event&&`.
     template <class OnEvent>
         requires std::invocable<OnEvent&, event&&>
     std::error_code feed(std::string_view bytes, OnEvent&& on_event)
@@ -137,16 +151,16 @@ public:
         return {};
     }
 
-    // Decodes the next bytes of the stream, appending the dispatched events to `out`.
+    /// Decodes the next bytes of the stream, appending the dispatched events to `out`.
     std::error_code feed(std::string_view bytes, std::vector<event>& out)
     {
         return feed(bytes, [&out](event&& e) { out.push_back(std::move(e)); });
     }
 
-    // The stream ended: an unfinished event (no blank line yet) and an unfinished line are
-    // discarded, including an id field of that event. last_event_id() and retry() keep their
-    // values. The decoder may then decode a new stream (after reconnecting): a byte order mark
-    // is skipped again at its start. A failed decoder stays failed.
+    /// The stream ended: an unfinished event (no blank line yet) and an unfinished line are
+    /// discarded, including an id field of that event. last_event_id() and retry() keep their
+    /// values. The decoder may then decode a new stream (after reconnecting): a byte order mark
+    /// is skipped again at its start. A failed decoder stays failed.
     void finish() noexcept
     {
         line_.clear();
@@ -158,11 +172,11 @@ public:
         bom_seen_ = 0;
     }
 
-    // The last event id committed by a blank line ("" if none, or after an empty id field):
-    // the value for a Last-Event-ID request header when reconnecting.
+    /// The last event id committed by a blank line ("" if none, or after an empty id field):
+    /// the value for a Last-Event-ID request header when reconnecting.
     const std::string& last_event_id() const noexcept { return last_id_; }
 
-    // The reconnection time from the last valid retry field, if any.
+    /// The reconnection time from the last valid retry field, if any.
     std::optional<std::chrono::milliseconds> retry() const noexcept { return retry_; }
 
 private:

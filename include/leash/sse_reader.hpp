@@ -1,38 +1,14 @@
-// leash/sse_reader.hpp - server-sent events read from a response body.
-//
-// sse::reader owns the body of a text/event-stream response and decodes it with sse::decoder.
-// async_next(token) completes with (std::error_code, sse::event): the next event, or
-// asio::error::eof at the end of the stream. The body's timeouts apply between bytes
-// (body_read_timeout, the request's total deadline), so a stalled stream fails instead of
-// hanging; cancellation ends the read and closes the stream's connection.
-//
-// Above the bytes, the reader bounds the time between events: a relay or gateway that sends
-// ": ping" comments while its upstream is stuck keeps the bytes flowing but dispatches no
-// event. first_event_timeout bounds the time from the reader's construction to the first
-// event (time to first token), event_timeout the time from each event to the next; comments,
-// blank lines and blocks of only id: or retry: fields do not count. Passing either fails the
-// read with error::sse_first_event_timeout or error::sse_event_timeout (both
-// condition::timeout) and closes the stream's connection. Zero turns a bound off. The
-// defaults are finite and generous; for an interactive chat, 30 to 60 s to the first event
-// and 15 to 30 s between events fit most models (reasoning models stream their thinking as
-// events too, so long silences mean trouble).
-//
-// The LLM convention: with stop_at_done (on by default), an event whose data is "[DONE]" ends
-// the stream: the reader reads the rest of the body (at most drain_limit bytes) so the
-// connection goes back to the pool, and reports eof instead of the marker.
-//
-// Like a body, a reader is used by one thread at a time and may be destroyed on any thread;
-// destroying it before the end closes the connection.
+/// \file
+/// leash/sse_reader.hpp - server-sent events read from a response body.
 #pragma once
 
 #include <leash/body.hpp>
+#include <leash/detail/config.hpp>
 #include <leash/detail/event_deadline.hpp>
 #include <leash/detail/spawn.hpp>
 #include <leash/sse.hpp>
 
 #include <asio.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 
 #include <chrono>
 #include <deque>
@@ -41,23 +17,64 @@
 
 namespace leash::sse {
 
+/// The bounds of an sse::reader.
+///
+/// Above the bytes, the reader bounds the time between events: a relay or gateway that sends
+/// ": ping" comments while its upstream is stuck keeps the bytes flowing but dispatches no
+/// event. first_event_timeout bounds the time from the reader's construction to the first
+/// event (time to first token), event_timeout the time from each event to the next; comments,
+/// blank lines and blocks of only id: or retry: fields do not count. Passing either fails the
+/// read with error::sse_first_event_timeout or error::sse_event_timeout (both
+/// condition::timeout) and closes the stream's connection. Zero turns a bound off. The
+/// defaults are finite and generous; for an interactive chat, 30 to 60 s to the first event
+/// and 15 to 30 s between events fit most models (reasoning models stream their thinking as
+/// events too, so long silences mean trouble).
 struct reader_options {
-    std::chrono::milliseconds first_event_timeout = std::chrono::seconds(300);  // see above; 0 = off
-    std::chrono::milliseconds event_timeout = std::chrono::seconds(120);        // see above; 0 = off
+    std::chrono::milliseconds first_event_timeout = std::chrono::seconds(300);  ///< see above; 0 = off
+    std::chrono::milliseconds event_timeout = std::chrono::seconds(120);        ///< see above; 0 = off
+    /// The decoder's bound on one event (see decoder; error::sse_event_too_large).
     std::size_t max_event_bytes = decoder::default_max_event_bytes;
-    bool stop_at_done = true;            // "data: [DONE]" ends the stream
-    std::size_t drain_limit = 64 * 1024; // bytes read after [DONE] to keep the connection
+    bool stop_at_done = true;            ///< "data: [DONE]" ends the stream
+    std::size_t drain_limit = 64 * 1024; ///< bytes read after [DONE] to keep the connection
 };
 
+/// Server-sent events read from a response body.
+///
+/// sse::reader owns the body of a text/event-stream response and decodes it with sse::decoder.
+/// async_next(token) completes with (std::error_code, sse::event): the next event, or
+/// asio::error::eof at the end of the stream. The body's timeouts apply between bytes
+/// (body_read_timeout, the request's total deadline), so a stalled stream fails instead of
+/// hanging; cancellation ends the read and closes the stream's connection. Above the bytes,
+/// the reader bounds the time between events (see reader_options).
+///
+/// The LLM convention: with stop_at_done (on by default), an event whose data is "[DONE]" ends
+/// the stream: the reader reads the rest of the body (at most drain_limit bytes) so the
+/// connection goes back to the pool, and reports eof instead of the marker.
+///
+/// \threadsafety
+/// Like a body, a reader is used by one thread at a time and may be destroyed on any thread.
+///
+/// \lifetime
+/// Destroying a reader before the end closes the connection.
+///
+/// \errors
+/// asio::error::eof at the end of the stream; error::sse_first_event_timeout and
+/// error::sse_event_timeout (see reader_options); error::sse_event_too_large; the body's codes
+/// (see leash::body); asio::error::operation_aborted when canceled.
 class reader {
 public:
+    /// The executor type of the body's strand.
     using executor_type = leash::body::executor_type;
 
+    /// Takes over `b`, the body of a text/event-stream response; the first event's deadline
+    /// starts now.
     explicit reader(leash::body b, reader_options options = {})
         : state_(std::make_shared<state>(std::move(b), options))
     {
     }
+    /// Moves the stream; `other` is left without one.
     reader(reader&&) noexcept = default;
+    /// Closes this reader's body, then takes over `other`'s stream.
     reader& operator=(reader&& other) noexcept
     {
         if (this != &other) {
@@ -66,25 +83,30 @@ public:
         }
         return *this;
     }
-    // Closes the stream's body (see leash/body.hpp, close()): an async_next in flight, which
-    // shares the reader's state, then fails instead of holding the connection.
+    /// Closes the stream's body (see leash/body.hpp, close()): an async_next in flight, which
+    /// shares the reader's state, then fails instead of holding the connection.
     ~reader() { close_body(); }
 
+    /// The strand of the body's reads (see body::get_executor()).
     executor_type get_executor() const noexcept { return state_->body.get_executor(); }
-    // The last event id in effect (for reconnecting with Last-Event-ID).
+    /// The last event id in effect (for reconnecting with Last-Event-ID).
     const std::string& last_event_id() const noexcept { return state_->decoder.last_event_id(); }
-    // The server's requested reconnection time, if it sent one.
+    /// The server's requested reconnection time, if it sent one.
     std::optional<std::chrono::milliseconds> retry() const noexcept { return state_->decoder.retry(); }
-    // Whether the stream has ended (eof reported or [DONE] seen).
+    /// Whether the stream has ended (eof reported or [DONE] seen).
     bool at_end() const noexcept { return state_->ended; }
-    // Whether a [DONE] marker ended it (with stop_at_done); false after an end of body
-    // without one, which for an LLM stream means the answer was cut short.
+    /// Whether a [DONE] marker ended it (with stop_at_done); false after an end of body
+    /// without one, which for an LLM stream means the answer was cut short.
     bool done_seen() const noexcept { return state_->done_seen; }
+    /// The body the reader reads from.
     leash::body& body() noexcept { return state_->body; }
 
-    // Completes with (std::error_code, sse::event). Cancellation (terminal, partial or total)
-    // completes it with operation_aborted and closes the stream's connection; the reader has
-    // ended then (later calls fail).
+    /// Completes with (std::error_code, sse::event). Cancellation (terminal, partial or total)
+    /// completes it with operation_aborted and closes the stream's connection; the reader has
+    /// ended then (later calls fail).
+    ///
+    /// \completion `void(std::error_code, leash::sse::event)`
+    /// \tparam Token any Asio completion token.
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_next(Token&& token = {})
     {
@@ -137,85 +159,16 @@ private:
         return detail::failed<event>(ec);
     }
 
-    static asio::awaitable<detail::op_result<event>> next(std::shared_ptr<state> s, detail::operation_entry entry)
-    {
-        co_await entry.begin();
-        // A request that came before this first step is recorded here; the reset below (every
-        // cancellation type ends the read) would forget it.
-        const bool canceled_early = detail::cancel_requested(co_await asio::this_coro::cancellation_state);
-        co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
-        if (canceled_early)
-            co_return stop(*s, asio::error::operation_aborted);
-        for (;;) {
-            const bool canceled = detail::cancel_requested(co_await asio::this_coro::cancellation_state);
-            if (canceled)
-                co_return stop(*s, asio::error::operation_aborted);
-            if (!s->ready.empty()) {
-                event e = std::move(s->ready.front());
-                s->ready.pop_front();
-                if (s->options.stop_at_done && e.data == "[DONE]") {
-                    auto end = co_await finish_at_done(*s);
-                    co_return end;
-                }
-                co_return detail::op_result<event>{std::error_code{}, std::move(e)};
-            }
-            if (s->ended)
-                co_return detail::failed<event>(asio::error::eof);
-            auto [ec, n] = co_await read_piece(*s);
-            if (ec == asio::error::eof) {
-                s->decoder.finish();
-                s->ended = true;
-                continue;
-            }
-            if (ec)
-                co_return stop(*s, ec);
-            if (auto bad = s->decoder.feed(std::string_view(s->buffer.data(), n), [&](event&& e) {
-                    s->ready.push_back(std::move(e));
-                }))
-                co_return stop(*s, bad);
-            if (!s->ready.empty())
-                s->deadline.event_at(detail::event_deadline::clock::now());
-        }
-    }
+    // The next event, on the body's strand.
+    static asio::awaitable<detail::op_result<event>> next(std::shared_ptr<state> s, detail::operation_entry entry);
 
     // Reads the next piece of the body, by the event deadline when one applies: a read that
     // passes it is canceled (which closes the stream's connection) and reports the timeout.
-    static asio::awaitable<std::tuple<std::error_code, std::size_t>> read_piece(state& s)
-    {
-        constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-        const auto due = s.deadline.next();
-        if (!due || !s.body.get_executor())
-            co_return co_await s.body.async_read_some(asio::buffer(s.buffer), as_tuple);
-        if (detail::event_deadline::clock::now() >= due->at)
-            co_return std::tuple<std::error_code, std::size_t>{due->timeout, 0};
-        if (!s.timer)
-            s.timer.emplace(s.body.get_executor());
-        s.timer->expires_at(due->at);
-        using namespace asio::experimental::awaitable_operators;
-        auto first = co_await (s.body.async_read_some(asio::buffer(s.buffer), as_tuple) || s.timer->async_wait(as_tuple));
-        if (first.index() == 0)
-            co_return std::get<0>(first);
-        const auto [wait_ec] = std::get<1>(first);  // an error: the caller canceled both
-        co_return std::tuple<std::error_code, std::size_t>{wait_ec ? wait_ec : make_error_code(due->timeout), 0};
-    }
+    static asio::awaitable<std::tuple<std::error_code, std::size_t>> read_piece(state& s);
 
     // [DONE]: reads what is left so the connection can be reused (a longer tail, or a
     // cancellation meanwhile, closes it) and reports the end.
-    static asio::awaitable<detail::op_result<event>> finish_at_done(state& s)
-    {
-        s.ended = true;
-        s.done_seen = true;
-        s.ready.clear();
-        auto [ec, rest] = co_await s.body.async_read_all(s.options.drain_limit,
-                                                         asio::experimental::as_tuple(asio::use_awaitable));
-        (void)rest;
-        if (ec)
-            s.body.close();
-        const bool canceled = detail::cancel_requested(co_await asio::this_coro::cancellation_state);
-        if (ec == asio::error::operation_aborted || canceled)
-            co_return detail::failed<event>(asio::error::operation_aborted);
-        co_return detail::failed<event>(asio::error::eof);
-    }
+    static asio::awaitable<detail::op_result<event>> finish_at_done(state& s);
 
     void close_body() noexcept
     {
@@ -227,3 +180,7 @@ private:
 };
 
 } // namespace leash::sse
+
+#if defined(LEASH_HEADER_ONLY)
+#include <leash/impl/sse_reader.ipp>
+#endif

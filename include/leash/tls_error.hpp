@@ -1,13 +1,16 @@
-// leash/tls_error.hpp - certificate verification failures.
-//
-// When the peer's certificate fails verification, the request fails with an error_code in
-// the "leash.x509" category whose value is OpenSSL's X509_V_ERR_* code and whose message() is
-// OpenSSL's reason text ("certificate has expired", "hostname mismatch", ...). Compare it
-// with the conditions below:
-//     if (ec == leash::tls_error::host_name_mismatch) ...
-// Other handshake failures come through in Asio's SSL category (asio::error::get_ssl_category()),
-// whose message() is OpenSSL's reason text as well; a handshake that does not finish in time
-// is leash::error::tls_handshake_timeout.
+/// \file
+/// leash/tls_error.hpp - certificate verification failures.
+///
+/// When the peer's certificate fails verification, the request fails with an error_code in
+/// the "leash.x509" category whose value is OpenSSL's X509_V_ERR_* code and whose message() is
+/// OpenSSL's reason text ("certificate has expired", "hostname mismatch", ...). Compare it
+/// with the conditions of leash::tls_error:
+/// \code
+/// if (ec == leash::tls_error::host_name_mismatch) ...
+/// \endcode
+/// Other handshake failures come through in Asio's SSL category (asio::error::get_ssl_category()),
+/// whose message() is OpenSSL's reason text as well; a handshake that does not finish in time
+/// is leash::error::tls_handshake_timeout.
 #pragma once
 
 #include <openssl/x509_vfy.h>
@@ -17,11 +20,13 @@
 
 namespace leash {
 
+/// Conditions that group certificate verification failures (codes of x509_category()), for
+/// comparisons such as `ec == leash::tls_error::host_name_mismatch`.
 enum class tls_error {
-    certificate_untrusted = 1,  // no trusted CA (unknown issuer, self-signed, incomplete chain)
-    host_name_mismatch,         // the certificate is not for the host name / IP address
-    certificate_expired,        // not valid yet, or no longer
-    verification_failed,        // any verification failure (includes the three above)
+    certificate_untrusted = 1,  ///< no trusted CA (unknown issuer, self-signed, incomplete chain)
+    host_name_mismatch,         ///< the certificate is not for the host name / IP address
+    certificate_expired,        ///< not valid yet, or no longer
+    verification_failed,        ///< any verification failure (includes the three above)
 };
 
 namespace detail {
@@ -50,24 +55,29 @@ public:
 
 } // namespace detail
 
+/// The category "leash.x509" of certificate verification failures: the value is OpenSSL's
+/// X509_V_ERR_* code, the message() OpenSSL's reason text.
 inline const std::error_category& x509_category() noexcept
 {
     static const detail::x509_category_impl instance;
     return instance;
 }
 
+/// The category "leash.tls" of the tls_error conditions.
 inline const std::error_category& tls_condition_category() noexcept
 {
     static const detail::tls_condition_category_impl instance;
     return instance;
 }
 
-// An error_code for an X509_V_ERR_* verification result.
+/// An error_code for an X509_V_ERR_* verification result.
 inline std::error_code make_x509_error(long verify_result) noexcept
 {
     return {static_cast<int>(verify_result), x509_category()};
 }
 
+/// The condition `e`, so that `ec == e` compares a code with it (found by argument-dependent
+/// lookup).
 inline std::error_condition make_error_condition(tls_error e) noexcept
 {
     return {static_cast<int>(e), tls_condition_category()};

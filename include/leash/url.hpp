@@ -1,10 +1,5 @@
-// leash/url.hpp - absolute http(s) URLs, parsed and validated.
-//
-// url::parse accepts "scheme://host[:port][/path][?query][#fragment]" with scheme http or
-// https (case-insensitive), a registered name, IPv4 or bracketed IPv6 host, and a decimal
-// port 1-65535. User information ("user@") is rejected, as are spaces, control characters
-// and bytes >= 0x80 anywhere (percent-encode them). The fragment is dropped; the target
-// (path and query) defaults to "/". A url is a plain value: copy it freely.
+/// \file
+/// leash/url.hpp - absolute http(s) URLs, parsed and validated.
 #pragma once
 
 #include <leash/detail/decimal.hpp>
@@ -23,37 +18,54 @@
 
 namespace leash {
 
+/// An absolute http(s) URL, parsed and validated.
+///
+/// url::parse accepts "scheme://host[:port][/path][?query][#fragment]" with scheme http or
+/// https (case-insensitive), a registered name, IPv4 or bracketed IPv6 host, and a decimal
+/// port 1-65535. User information ("user@") is rejected, as are spaces, control characters
+/// and bytes >= 0x80 anywhere (percent-encode them). The fragment is dropped; the target
+/// (path and query) defaults to "/".
+///
+/// \threadsafety
+/// A url is a plain value: copy it freely.
+///
+/// \errors
+/// error::unsupported_scheme, or a url_* code that says why the URL is invalid and compares
+/// equal to error::invalid_url (see leash/error.hpp).
 class url {
 public:
-    // Parses text; on failure sets ec to error::unsupported_scheme or to a code that says why
-    // the URL is invalid (error::url_relative, url_bad_port, ...: see error.hpp), which
-    // compares equal to error::invalid_url and whose message() tells what to change.
+    /// Parses text; on failure sets ec to error::unsupported_scheme or to a code that says why
+    /// the URL is invalid (error::url_relative, url_bad_port, ...: see error.hpp), which
+    /// compares equal to error::invalid_url and whose message() tells what to change.
     static std::optional<url> parse(std::string_view text, std::error_code& ec);
-    // Parses text; throws std::system_error (with the text and the reason) on failure.
+    /// Parses text; throws std::system_error (with the text and the reason) on failure.
     static url parse(std::string_view text);
 
-    const std::string& scheme() const noexcept { return scheme_; }  // "http" or "https"
-    const std::string& host() const noexcept { return host_; }      // IPv6 without brackets
-    std::uint16_t port() const noexcept { return port_; }           // default port filled in
-    const std::string& target() const noexcept { return target_; }  // "/path?query"
-    // The target's path ("/a/b", as written: still percent-encoded) and its query (after "?",
-    // empty when there is none or it is empty).
+    const std::string& scheme() const noexcept { return scheme_; }  ///< "http" or "https"
+    const std::string& host() const noexcept { return host_; }      ///< IPv6 without brackets
+    std::uint16_t port() const noexcept { return port_; }           ///< default port filled in
+    const std::string& target() const noexcept { return target_; }  ///< "/path?query"
+    /// The target's path ("/a/b", as written: still percent-encoded).
     std::string_view path() const noexcept { return std::string_view(target_).substr(0, target_.find('?')); }
+    /// The target's query (after "?", as written; empty when there is none or it is empty).
     std::string_view query() const noexcept
     {
         const auto question = target_.find('?');
         return question == std::string::npos ? std::string_view() : std::string_view(target_).substr(question + 1);
     }
+    /// True if the host is an IPv6 address (written in brackets in the URL).
     bool is_ipv6_literal() const noexcept { return ipv6_; }
+    /// True if the scheme is https.
     bool is_https() const noexcept { return scheme_ == "https"; }
+    /// True if the port is the scheme's default (80 for http, 443 for https).
     bool has_default_port() const noexcept { return port_ == (is_https() ? 443 : 80); }
 
-    // The Host header value: host, bracketed if IPv6, with ":port" unless it is the default.
+    /// The Host header value: host, bracketed if IPv6, with ":port" unless it is the default.
     std::string authority() const;
-    // Appends authority() to out, without a temporary string; with always_port, ":port" even
-    // when it is the default (the authority-form of CONNECT).
+    /// Appends authority() to out, without a temporary string; with always_port, ":port" even
+    /// when it is the default (the authority-form of CONNECT).
     void append_authority(std::string& out, bool always_port = false) const;
-    // "scheme://authority" + target
+    /// "scheme://authority" + target
     std::string to_string() const { return scheme_ + "://" + authority() + target_; }
 
 private:

@@ -1,13 +1,15 @@
-// leash/url_encoding.hpp - percent-encoding for building URLs (RFC 3986), and a query builder.
-//
-//   auto u = leash::query_builder().add("q", "llm proxy").add("page", "2")
-//                .append_to("https://api.example.com/search");
-//   // "https://api.example.com/search?q=llm%20proxy&page=2"
-//
-// Encoding is byte-wise: text is taken as UTF-8 (or any bytes) and every byte outside the
-// allowed set becomes "%XX" with upper-case hex digits. Nothing here decodes, validates or
-// normalises a URL; url::parse does that. All functions are pure; a query_builder is a
-// plain value (not safe to modify from two threads at once, like any std::string).
+/// \file
+/// leash/url_encoding.hpp - percent-encoding for building URLs (RFC 3986), and a query builder.
+///
+/// \code
+/// auto u = leash::query_builder().add("q", "llm proxy").add("page", "2")
+///              .append_to("https://api.example.com/search");
+/// // "https://api.example.com/search?q=llm%20proxy&page=2"
+/// \endcode
+///
+/// Encoding is byte-wise: text is taken as UTF-8 (or any bytes) and every byte outside the
+/// allowed set becomes "%XX" with upper-case hex digits. Nothing here decodes, validates or
+/// normalises a URL; url::parse does that. All functions are pure.
 #pragma once
 
 #include <leash/headers.hpp>
@@ -18,28 +20,33 @@
 
 namespace leash {
 
-// A query name or value: every byte but RFC 3986's unreserved ones (letters, digits, "-._~")
-// is encoded, so the result is safe between "?", "&" and "=" and means the same to a form
-// decoder and to an RFC 3986 one: a space is "%20", a "+" is "%2B".
+/// A query name or value: every byte but RFC 3986's unreserved ones (letters, digits, "-._~")
+/// is encoded, so the result is safe between "?", "&" and "=" and means the same to a form
+/// decoder and to an RFC 3986 one: a space is "%20", a "+" is "%2B".
 std::string percent_encode(std::string_view text);
 
-// One path segment: RFC 3986's pchar is kept (unreserved, the sub-delims "!$&'()*+,;=", ":"
-// and "@"), every other byte is encoded, among them "/", "?", "#", "%" and space, so a
-// segment can never add a path level, a query or a fragment. A segment "." or ".." is
-// encoded as "%2E" or "%2E%2E", which URL resolution does not take as a dot segment; a
-// server that decodes before it resolves still may, so refuse them in untrusted input.
+/// One path segment: RFC 3986's pchar is kept (unreserved, the sub-delims "!$&'()*+,;=", ":"
+/// and "@"), every other byte is encoded, among them "/", "?", "#", "%" and space, so a
+/// segment can never add a path level, a query or a fragment. A segment "." or ".." is
+/// encoded as "%2E" or "%2E%2E", which URL resolution does not take as a dot segment; a
+/// server that decodes before it resolves still may, so refuse them in untrusted input.
 std::string percent_encode_path_segment(std::string_view segment);
 
-// Builds "name=value&name=value" from unencoded names and values, in the order added.
+/// Builds "name=value&name=value" from unencoded names and values, in the order added.
+///
+/// \threadsafety
+/// A query_builder is a plain value (not safe to modify from two threads at once, like any
+/// std::string).
 class query_builder {
 public:
-    // Adds name=value (both percent-encoded); the same name may be added more than once.
+    /// Adds name=value (both percent-encoded); the same name may be added more than once.
     query_builder& add(std::string_view name, std::string_view value);
-    // The query so far, without "?"; empty when nothing was added.
+    /// The query so far, without "?"; empty when nothing was added.
     const std::string& str() const noexcept { return query_; }
+    /// True when nothing was added.
     bool empty() const noexcept { return query_.empty(); }
-    // `url` with this query added: after "?", or after "&" when url already has a query;
-    // before a "#fragment" if url has one. url unchanged when the builder is empty.
+    /// `url` with this query added: after "?", or after "&" when url already has a query;
+    /// before a "#fragment" if url has one. url unchanged when the builder is empty.
     std::string append_to(std::string_view url) const;
 
 private:

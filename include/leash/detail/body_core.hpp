@@ -4,7 +4,7 @@
 //
 // Runs on the request's strand. close() and the destructor may run on any thread when no
 // read is in flight (the body handle posts to the strand otherwise). The implementation is in
-// detail/impl/body_core.hpp.
+// detail/impl/body_core.ipp.
 #pragma once
 
 #include <leash/detail/connection.hpp>

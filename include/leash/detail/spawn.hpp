@@ -21,6 +21,8 @@
 // sees it.
 #pragma once
 
+#include <leash/detail/config.hpp>
+#include <leash/detail/erased_completion.hpp>
 #include <leash/error.hpp>
 
 #include <asio.hpp>
@@ -211,6 +213,14 @@ struct deliver_gated : deliver<Handler> {
     std::shared_ptr<cancellation_gate> gate;
 };
 
+// Spawns `coroutine` on `run_on` with `done` as its completion handler, `slot` connected to
+// its cancellation state. Separate compilation only: defined in detail/impl/spawn.ipp and
+// compiled for leash's own result types by <leash/src.hpp> (so units that start operations
+// do not each compile asio::co_spawn).
+template <class R>
+void launch(asio::any_io_executor run_on, asio::awaitable<R> coroutine, asio::cancellation_slot slot,
+            erased_completion<R> done);
+
 // Runs `op` for `handler`. own_strand: on a strand of the handler's executor (strand_for);
 // else exactly on `ex`. The handler is called once, on its associated executor (or `ex`).
 template <class Handler, class R>
@@ -232,9 +242,13 @@ void start_operation(Handler&& handler, bool own_strand, asio::any_io_executor e
         gate_slot = op.gate->slot();
     }
     using handler_type = std::decay_t<Handler>;
-    auto done = asio::bind_executor(handler_ex,
-                                    deliver_gated<handler_type>{{std::forward<Handler>(handler)}, std::move(op.gate)});
-    asio::co_spawn(run_on, std::move(op.coroutine), asio::bind_cancellation_slot(gate_slot, std::move(done)));
+    deliver_gated<handler_type> done{{std::forward<Handler>(handler)}, std::move(op.gate)};
+#if defined(LEASH_HEADER_ONLY)
+    asio::co_spawn(run_on, std::move(op.coroutine),
+                   asio::bind_cancellation_slot(gate_slot, asio::bind_executor(handler_ex, std::move(done))));
+#else
+    launch(std::move(run_on), std::move(op.coroutine), gate_slot, erased_completion<R>(std::move(done), handler_ex));
+#endif
 }
 
 // Completes `handler` with `result`, known at initiation: posted to the handler's associated

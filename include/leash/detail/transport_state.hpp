@@ -12,6 +12,7 @@
 #pragma once
 
 #include <leash/detail/body_core.hpp>
+#include <leash/detail/config.hpp>
 #include <leash/detail/connection.hpp>
 #include <leash/detail/dialer.hpp>
 #include <leash/detail/exchange.hpp>
@@ -94,18 +95,10 @@ struct request_plan {
 
 class transport_state : public std::enable_shared_from_this<transport_state> {
 public:
-    transport_state(asio::any_io_executor ex, transport_options options)
-        : executor_(std::move(ex))
-        , options_(std::move(options))
-        , pool_(make_pool_limits(options_))
-        , tls_(options_.tls)
-        , proxy_(proxy_choice::parse(options_.proxy))  // throws if a proxy URL is invalid
-        , reaper_(asio::make_strand(executor_))
-    {
-        for (const auto& [host, addresses] : options_.resolve_overrides)
-            for (const auto& text : addresses)
-                resolve_overrides_[host].push_back(asio::ip::make_address(text));  // throws if invalid
-    }
+    // Throws std::system_error for an invalid proxy URL or resolve override address.
+    transport_state(asio::any_io_executor ex, transport_options options);
+    // A new state, shared by the transport handle and everything it starts.
+    static std::shared_ptr<transport_state> create(asio::any_io_executor ex, transport_options options);
 
     const transport_options& options() const noexcept { return options_; }
     const asio::any_io_executor& executor() const noexcept { return executor_; }
@@ -266,6 +259,8 @@ private:
 
 } // namespace leash::detail
 
-#include <leash/detail/impl/transport_state.hpp>
-#include <leash/detail/impl/transport_send.hpp>
-#include <leash/detail/impl/body_core.hpp>
+#if defined(LEASH_HEADER_ONLY)
+#include <leash/detail/impl/transport_state.ipp>
+#include <leash/detail/impl/transport_send.ipp>
+#include <leash/detail/impl/body_core.ipp>
+#endif

@@ -1,12 +1,31 @@
 // transport_state: returning and closing connections, the idle reaper, and shutdown.
-// (Included at the end of detail/transport_state.hpp.)
+// (Included at the end of detail/transport_state.hpp in header-only mode, by leash/src.hpp
+// otherwise.)
 #pragma once
 
 #include <leash/detail/transport_state.hpp>
 
 namespace leash::detail {
 
-inline void transport_state::release(connection_ptr c, bool reusable)
+LEASH_DECL transport_state::transport_state(asio::any_io_executor ex, transport_options options)
+    : executor_(std::move(ex))
+    , options_(std::move(options))
+    , pool_(make_pool_limits(options_))
+    , tls_(options_.tls)
+    , proxy_(proxy_choice::parse(options_.proxy))  // throws if a proxy URL is invalid
+    , reaper_(asio::make_strand(executor_))
+{
+    for (const auto& [host, addresses] : options_.resolve_overrides)
+        for (const auto& text : addresses)
+            resolve_overrides_[host].push_back(asio::ip::make_address(text));  // throws if invalid
+}
+
+LEASH_DECL std::shared_ptr<transport_state> transport_state::create(asio::any_io_executor ex, transport_options options)
+{
+    return std::make_shared<transport_state>(std::move(ex), std::move(options));
+}
+
+LEASH_DECL void transport_state::release(connection_ptr c, bool reusable)
 {
     std::vector<pool_type::closing> to_close;
     waiter_ptr woken;
@@ -44,7 +63,7 @@ inline void transport_state::release(connection_ptr c, bool reusable)
     wake(drained);
 }
 
-inline void transport_state::close_leased(connection_ptr c, close_reason why)
+LEASH_DECL void transport_state::close_leased(connection_ptr c, close_reason why)
 {
     waiter_ptr woken;
     std::vector<waiter_ptr> drained;
@@ -59,7 +78,7 @@ inline void transport_state::close_leased(connection_ptr c, close_reason why)
     wake(drained);
 }
 
-inline void transport_state::retire(connection_ptr c, close_reason why)
+LEASH_DECL void transport_state::retire(connection_ptr c, close_reason why)
 {
     {
         std::lock_guard lock(mutex_);
@@ -85,7 +104,7 @@ inline void transport_state::retire(connection_ptr c, close_reason why)
                    asio::detached);
 }
 
-inline asio::awaitable<void> transport_state::close_gracefully(connection_ptr c, clock::duration limit)
+LEASH_DECL asio::awaitable<void> transport_state::close_gracefully(connection_ptr c, clock::duration limit)
 {
     asio::steady_timer timer(co_await asio::this_coro::executor, limit);
     timer.async_wait([c](std::error_code ec) {
@@ -101,7 +120,7 @@ inline asio::awaitable<void> transport_state::close_gracefully(connection_ptr c,
 }
 
 // Under the lock: a connection became idle, expiring at `expiry`; the reaper wakes by then.
-inline void transport_state::schedule_reaper(clock::time_point expiry)
+LEASH_DECL void transport_state::schedule_reaper(clock::time_point expiry)
 {
     if (reaper_at_ && *reaper_at_ <= expiry)
         return;
@@ -113,7 +132,7 @@ inline void transport_state::schedule_reaper(clock::time_point expiry)
 }
 
 // On the reaper's strand.
-inline void transport_state::arm_reaper()
+LEASH_DECL void transport_state::arm_reaper()
 {
     std::optional<clock::time_point> at;
     {
@@ -134,7 +153,7 @@ inline void transport_state::arm_reaper()
 }
 
 // On the reaper's strand: closes expired idle connections and sleeps until the next expiry.
-inline void transport_state::reap()
+LEASH_DECL void transport_state::reap()
 {
     std::vector<pool_type::closing> expired;
     {
@@ -147,7 +166,7 @@ inline void transport_state::reap()
     arm_reaper();
 }
 
-inline void transport_state::shutdown()
+LEASH_DECL void transport_state::shutdown()
 {
     std::vector<pool_type::closing> to_close;
     std::vector<waiter_ptr> waiters;
@@ -167,7 +186,7 @@ inline void transport_state::shutdown()
     asio::post(reaper_.get_executor(), [self = shared_from_this()] { self->reaper_.cancel(); });
 }
 
-inline std::vector<transport_state::owned_connection> transport_state::live_connections(bool dialing_only) const
+LEASH_DECL std::vector<transport_state::owned_connection> transport_state::live_connections(bool dialing_only) const
 {
     std::vector<owned_connection> out;
     std::lock_guard lock(mutex_);
@@ -178,7 +197,7 @@ inline std::vector<transport_state::owned_connection> transport_state::live_conn
 }
 
 // Closes each connection on the strand that uses it; its operation fails with shut_down.
-inline void transport_state::close_by_shutdown(const std::vector<owned_connection>& connections)
+LEASH_DECL void transport_state::close_by_shutdown(const std::vector<owned_connection>& connections)
 {
     for (const auto& x : connections) {  // (clang 14 cannot capture a structured binding)
         asio::post(x.owner, [c = x.conn] {
@@ -188,7 +207,7 @@ inline void transport_state::close_by_shutdown(const std::vector<owned_connectio
     }
 }
 
-inline asio::awaitable<std::error_code> transport_state::drain(std::shared_ptr<transport_state> self,
+LEASH_DECL asio::awaitable<std::error_code> transport_state::drain(std::shared_ptr<transport_state> self,
                                                                clock::duration grace, operation_entry entry)
 {
     co_await entry.begin();

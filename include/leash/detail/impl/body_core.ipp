@@ -11,7 +11,7 @@
 
 namespace leash::detail {
 
-inline body_core::body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
+LEASH_DECL body_core::body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
                             std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after,
                             phase_timer timer)
     : strand_(std::move(strand))
@@ -25,14 +25,14 @@ inline body_core::body_core(asio::any_io_executor strand, std::shared_ptr<transp
 {
 }
 
-inline body_core::~body_core()
+LEASH_DECL body_core::~body_core()
 {
     close();
 }
 
 // Ends the lease exactly once: back to the pool, or closed with the reason that fits. Nothing
 // is left pending: the body's timer and the leak diagnostic stop with it.
-inline void body_core::end_lease(bool reusable, bool abandoned) noexcept
+LEASH_DECL void body_core::end_lease(bool reusable, bool abandoned) noexcept
 {
     if (!conn_)
         return;
@@ -51,7 +51,7 @@ inline void body_core::end_lease(bool reusable, bool abandoned) noexcept
         owner_->release(std::move(c), false);
 }
 
-inline void body_core::fail(std::error_code ec) noexcept
+LEASH_DECL void body_core::fail(std::error_code ec) noexcept
 {
     failed_ = ec;
     piece_ = {};
@@ -60,14 +60,14 @@ inline void body_core::fail(std::error_code ec) noexcept
     end_lease(false, false);
 }
 
-inline void body_core::on_message_done()
+LEASH_DECL void body_core::on_message_done()
 {
     done_ = true;
     trailers_ = std::move(conn_->parser.trailer_fields());
     end_lease(conn_->reusable_after_message() && !close_after_, false);
 }
 
-inline bool body_core::discard_buffered()
+LEASH_DECL bool body_core::discard_buffered()
 {
     std::error_code ec;
     while (parse_buffered(*conn_, body_piece_or_end, ec)) {
@@ -78,7 +78,7 @@ inline bool body_core::discard_buffered()
     return false;
 }
 
-inline asio::awaitable<std::error_code> body_core::fill()
+LEASH_DECL asio::awaitable<std::error_code> body_core::fill()
 {
     std::error_code ec;
     while (piece_.empty()) {
@@ -109,7 +109,7 @@ inline asio::awaitable<std::error_code> body_core::fill()
     co_return std::error_code{};
 }
 
-inline std::error_code body_core::fill_now()
+LEASH_DECL std::error_code body_core::fill_now()
 {
     while (piece_.empty()) {
         if (!can_decode())
@@ -120,7 +120,7 @@ inline std::error_code body_core::fill_now()
     return {};
 }
 
-inline std::error_code body_core::decode_piece()
+LEASH_DECL std::error_code body_core::decode_piece()
 {
     const auto step = decoder_->decode(coded_, decoded_.get(), decoded_piece_bytes);
     coded_.remove_prefix(step.consumed);
@@ -139,14 +139,14 @@ inline std::error_code body_core::decode_piece()
     return {};
 }
 
-inline std::error_code body_core::end_of_body()
+LEASH_DECL std::error_code body_core::end_of_body()
 {
     if (!failed_ && decoder_ && !decoder_->finished())
         failed_ = error::decoding_truncated;
     return failed_ ? failed_ : std::error_code(asio::error::eof);
 }
 
-inline std::error_code body_core::append_piece(std::string& out, std::size_t limit)
+LEASH_DECL std::error_code body_core::append_piece(std::string& out, std::size_t limit)
 {
     if (piece_.size() > limit - out.size()) {
         piece_ = {};
@@ -165,7 +165,7 @@ inline std::error_code body_core::append_piece(std::string& out, std::size_t lim
 // waits, under body_read_timeout and the request's deadline. The read holds the connection
 // (socket, TLS state) until it completes, even when close() ends the lease meanwhile: the
 // pending operation and its cancellation slot refer to them.
-inline asio::awaitable<std::error_code> body_core::receive()
+LEASH_DECL asio::awaitable<std::error_code> body_core::receive()
 {
     const auto conn = conn_;
     auto& c = *conn;
@@ -193,7 +193,7 @@ inline asio::awaitable<std::error_code> body_core::receive()
 
 // What a read of n bytes that ended with `ec` means for the body: bytes to parse (committed),
 // the end of a close-delimited body, or an error.
-inline std::error_code body_core::received(connection& c, std::size_t n, std::error_code ec)
+LEASH_DECL std::error_code body_core::received(connection& c, std::size_t n, std::error_code ec)
 {
     if (c.closed_by_shutdown)
         return error::shut_down;
@@ -208,7 +208,7 @@ inline std::error_code body_core::received(connection& c, std::size_t n, std::er
     return ec;
 }
 
-inline asio::awaitable<op_result<std::size_t>> body_core::read_some(asio::mutable_buffer out)
+LEASH_DECL asio::awaitable<op_result<std::size_t>> body_core::read_some(asio::mutable_buffer out)
 {
     co_await asio::this_coro::throw_if_cancelled(false);
     co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
@@ -234,7 +234,7 @@ inline asio::awaitable<op_result<std::size_t>> body_core::read_some(asio::mutabl
     co_return op_result<std::size_t>{std::error_code{}, n};
 }
 
-inline asio::awaitable<op_result<std::string>> body_core::read_all(std::size_t limit)
+LEASH_DECL asio::awaitable<op_result<std::string>> body_core::read_all(std::size_t limit)
 {
     co_await asio::this_coro::throw_if_cancelled(false);
     co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
@@ -256,7 +256,7 @@ inline asio::awaitable<op_result<std::string>> body_core::read_all(std::size_t l
     }
 }
 
-inline op_result<std::size_t> body_core::read_some_now(asio::mutable_buffer out)
+LEASH_DECL op_result<std::size_t> body_core::read_some_now(asio::mutable_buffer out)
 {
     if (closed_)
         return {error::body_closed, 0};
@@ -270,7 +270,7 @@ inline op_result<std::size_t> body_core::read_some_now(asio::mutable_buffer out)
     return {std::error_code{}, n};
 }
 
-inline op_result<std::string> body_core::read_all_now(std::size_t limit)
+LEASH_DECL op_result<std::string> body_core::read_all_now(std::size_t limit)
 {
     std::string out;
     if (closed_)
@@ -289,7 +289,7 @@ inline op_result<std::string> body_core::read_all_now(std::size_t limit)
     }
 }
 
-inline void body_core::close() noexcept
+LEASH_DECL void body_core::close() noexcept
 {
     const bool was_closed = std::exchange(closed_, true);
     piece_ = {};

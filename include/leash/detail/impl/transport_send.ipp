@@ -1,13 +1,14 @@
 // transport_state: one request, from the pool to a response (acquire a connection, dial one in
 // a reserved slot, run the exchange, resend on a stale connection, hand the body over).
-// (Included at the end of detail/transport_state.hpp.)
+// (Included at the end of detail/transport_state.hpp in header-only mode, by leash/src.hpp
+// otherwise.)
 #pragma once
 
 #include <leash/detail/transport_state.hpp>
 
 namespace leash::detail {
 
-inline asio::awaitable<op_result<response>> transport_state::send(std::shared_ptr<transport_state> self,
+LEASH_DECL asio::awaitable<op_result<response>> transport_state::send(std::shared_ptr<transport_state> self,
                                                                   request req, operation_entry entry)
 {
     co_await entry.begin();
@@ -56,7 +57,7 @@ inline asio::awaitable<op_result<response>> transport_state::send(std::shared_pt
     }
 }
 
-inline request_plan transport_state::plan_request(const request& req, const url& u) const
+LEASH_DECL request_plan transport_state::plan_request(const request& req, const url& u) const
 {
     request_plan p;
     p.proxy = proxy_.for_target(u);
@@ -71,7 +72,7 @@ inline request_plan transport_state::plan_request(const request& req, const url&
 }
 
 // A connection was got for an attempt: trace and count it, and serialise the request head.
-inline void transport_state::start_attempt(connection& c, bool reused, const request& req, const url& u,
+LEASH_DECL void transport_state::start_attempt(connection& c, bool reused, const request& req, const url& u,
                                            const request_plan& plan, clock::time_point asked_at)
 {
     c.lease_trace = req.trace;
@@ -97,7 +98,7 @@ inline void transport_state::start_attempt(connection& c, bool reused, const req
 // Whether an attempt that failed with `ec` is sent again on another connection (counted as a
 // retry): a stale reused connection, within max_stale_retries, when should_retry() allows it
 // and the body can start over.
-inline bool transport_state::may_resend(std::error_code ec, const request& req, const request_plan& plan,
+LEASH_DECL bool transport_state::may_resend(std::error_code ec, const request& req, const request_plan& plan,
                                         const attempt_facts& facts, std::size_t attempt)
 {
     const bool retryable_error = ec != asio::error::operation_aborted && ec != condition::timeout
@@ -112,7 +113,7 @@ inline bool transport_state::may_resend(std::error_code ec, const request& req, 
 
 // The final head arrived: the response, whose body takes the connection over (or, when the
 // whole body is here already, holds it and gives the connection back at once).
-inline op_result<response> transport_state::hand_over(connection_ptr conn, const asio::any_io_executor& strand,
+LEASH_DECL op_result<response> transport_state::hand_over(connection_ptr conn, const asio::any_io_executor& strand,
                                                       const request& req, const request_plan& plan,
                                                       const attempt_facts& facts, phase_timer& timer)
 {
@@ -164,7 +165,7 @@ inline op_result<response> transport_state::hand_over(connection_ptr conn, const
 // The decoder for a response with a body whose Content-Encoding this build decodes; its
 // fields describing the coded bytes are removed and what is decoded is noted. An error when
 // the codec's state cannot be made.
-inline std::error_code transport_state::decoder_for(response& r, std::optional<content_decoder>& decoder) const noexcept
+LEASH_DECL std::error_code transport_state::decoder_for(response& r, std::optional<content_decoder>& decoder) const noexcept
 {
     try {
         const auto coding = take_content_coding(r.headers);
@@ -183,7 +184,7 @@ inline std::error_code transport_state::decoder_for(response& r, std::optional<c
 // The pool's answer for one attempt, now: an idle connection that is still alive (one found
 // dead is closed and the pool asked again), an error, or a slot to dial in or a place in the
 // host's queue, for finish_checkout.
-inline transport_state::checkout transport_state::check_out(const request_plan& plan,
+LEASH_DECL transport_state::checkout transport_state::check_out(const request_plan& plan,
                                                             const asio::any_io_executor& strand)
 {
     for (bool first = true;; first = false) {
@@ -230,7 +231,7 @@ inline transport_state::checkout transport_state::check_out(const request_plan& 
 
 // A connection for a checkout that did not settle: a new one dialed in the slot the pool
 // reserved, or one granted after waiting in the host's queue.
-inline asio::awaitable<op_result<transport_state::acquired>>
+LEASH_DECL asio::awaitable<op_result<transport_state::acquired>>
 transport_state::finish_checkout(const request_plan& plan, const url& u, phase_timer& timer, checkout out)
 {
     if (out.what == pool_type::outcome::dial)
@@ -240,7 +241,7 @@ transport_state::finish_checkout(const request_plan& plan, const url& u, phase_t
 
 // Queued: sleeps until granted (a connection, or a slot to dial in), failed, timed out or
 // canceled. A grant that arrives for a canceled waiter goes back to the pool.
-inline asio::awaitable<op_result<transport_state::acquired>>
+LEASH_DECL asio::awaitable<op_result<transport_state::acquired>>
 transport_state::wait_for_grant(const request_plan& plan, const url& u, phase_timer& timer, const waiter_ptr& waiter)
 {
     const auto strand = co_await asio::this_coro::executor;
@@ -290,7 +291,7 @@ transport_state::wait_for_grant(const request_plan& plan, const url& u, phase_ti
 }
 
 // A grant its waiter no longer wants: the connection goes back, or the reserved slot is freed.
-inline void transport_state::give_back_grant(const std::string& key, connection_ptr conn)
+LEASH_DECL void transport_state::give_back_grant(const std::string& key, connection_ptr conn)
 {
     if (conn) {
         release(std::move(conn), true);
@@ -308,7 +309,7 @@ inline void transport_state::give_back_grant(const std::string& key, connection_
 }
 
 // Dials in a slot the pool reserved; the slot is released on failure.
-inline asio::awaitable<op_result<transport_state::acquired>>
+LEASH_DECL asio::awaitable<op_result<transport_state::acquired>>
 transport_state::dial_in_slot(const request_plan& plan, const url& u, phase_timer& timer)
 {
     auto c = std::make_shared<connection>(executor_, plan.key);
@@ -338,7 +339,7 @@ transport_state::dial_in_slot(const request_plan& plan, const url& u, phase_time
 
 // Tells the pool how a dial ended and counts it. A dial that succeeded after shutdown() fails
 // with shut_down (the connection is closed, never used).
-inline std::error_code transport_state::after_dial(connection_ptr& c, dial_outcome outcome)
+LEASH_DECL std::error_code transport_state::after_dial(connection_ptr& c, dial_outcome outcome)
 {
     auto ec = c->closed_by_shutdown ? make_error_code(error::shut_down) : outcome.ec;
     waiter_ptr next;

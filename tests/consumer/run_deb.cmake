@@ -1,0 +1,37 @@
+# cmake -P script behind the `consumer.deb` test (see consumer_test.cmake): builds the Debian
+# package libleash-dev with cpack (CPackConfig.cmake of LEASH_BINARY_DIR), unpacks it with
+# `dpkg-deb -x` into a directory (nothing is installed on the system), and then does what
+# `consumer.find_package` does with that tree's usr/ as the prefix.
+
+foreach(var IN ITEMS LEASH_BINARY_DIR DEB_DIR CPACK DPKG_DEB)
+  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
+    message(FATAL_ERROR "run_deb.cmake: ${var} is not set")
+  endif()
+endforeach()
+
+file(REMOVE_RECURSE "${DEB_DIR}")
+set(cpack_args --config "${LEASH_BINARY_DIR}/CPackConfig.cmake" -G DEB -B "${DEB_DIR}/package")
+if(CONSUMER_CONFIG)
+  list(APPEND cpack_args -C "${CONSUMER_CONFIG}")
+endif()
+string(REPLACE ";" " " shown "${cpack_args}")
+message(STATUS "deb package: ${CPACK} ${shown}")
+execute_process(COMMAND "${CPACK}" ${cpack_args} WORKING_DIRECTORY "${LEASH_BINARY_DIR}"
+  RESULT_VARIABLE result TIMEOUT 240)
+if(NOT result EQUAL 0)
+  message(FATAL_ERROR "cpack failed: ${result}")
+endif()
+file(GLOB debs "${DEB_DIR}/package/libleash-dev_*.deb")
+list(LENGTH debs count)
+if(NOT count EQUAL 1)
+  message(FATAL_ERROR "cpack made ${count} libleash-dev packages in ${DEB_DIR}/package: ${debs}")
+endif()
+message(STATUS "deb extract: ${DPKG_DEB} -x ${debs} ${DEB_DIR}/root")
+execute_process(COMMAND "${DPKG_DEB}" -x "${debs}" "${DEB_DIR}/root" RESULT_VARIABLE result TIMEOUT 60)
+if(NOT result EQUAL 0)
+  message(FATAL_ERROR "dpkg-deb -x failed: ${result}")
+endif()
+execute_process(COMMAND "${DPKG_DEB}" --field "${debs}" Package Version Depends TIMEOUT 60)
+
+set(LEASH_PREFIX "${DEB_DIR}/root/usr")
+include("${CMAKE_CURRENT_LIST_DIR}/run_find_package.cmake")

@@ -1,0 +1,94 @@
+# cmake -P script behind the `consumer.find_package` test (see consumer_test.cmake): configures
+# tests/consumer/find_package with CMAKE_PREFIX_PATH at the prefix `consumer.install` filled,
+# builds and runs the application; then checks that find_package(leash 1.0) is refused.
+# Any failing step fails the test.
+
+foreach(var IN ITEMS CONSUMER_SOURCE_DIR CONSUMER_BINARY_DIR LEASH_PREFIX CONSUMER_GENERATOR)
+  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
+    message(FATAL_ERROR "run_find_package.cmake: ${var} is not set")
+  endif()
+endforeach()
+
+# Runs a command, echoing it; stops the script if it fails.
+function(run_step name)
+  string(REPLACE ";" " " shown "${ARGN}")
+  message(STATUS "consumer ${name}: ${shown}")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result TIMEOUT 240)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "consumer ${name} failed: ${result}")
+  endif()
+endfunction()
+
+file(REMOVE_RECURSE "${CONSUMER_BINARY_DIR}" "${CONSUMER_BINARY_DIR}-v1")
+
+# The installed prefix first; then what the build itself was given (e.g. a custom OpenSSL).
+set(prefix_path "${LEASH_PREFIX}")
+if(CONSUMER_PREFIX_PATH)
+  string(REPLACE "|" ";" more "${CONSUMER_PREFIX_PATH}")
+  list(APPEND prefix_path ${more})
+endif()
+set(configure_args -S "${CONSUMER_SOURCE_DIR}" -G "${CONSUMER_GENERATOR}" "-DCMAKE_PREFIX_PATH=${prefix_path}")
+if(CONSUMER_GENERATOR_PLATFORM)
+  list(APPEND configure_args -A "${CONSUMER_GENERATOR_PLATFORM}")
+endif()
+if(CONSUMER_GENERATOR_TOOLSET)
+  list(APPEND configure_args -T "${CONSUMER_GENERATOR_TOOLSET}")
+endif()
+if(CONSUMER_CONFIG)
+  list(APPEND configure_args "-DCMAKE_BUILD_TYPE=${CONSUMER_CONFIG}")
+endif()
+# Forwarded only when set, so that the consumer's own defaults apply otherwise. (Not the
+# places of Asio and llhttp: the installed package must find those by itself.)
+foreach(pair IN ITEMS
+    "CMAKE_MAKE_PROGRAM=CONSUMER_MAKE_PROGRAM"
+    "CMAKE_CXX_COMPILER=CONSUMER_CXX_COMPILER"
+    "CMAKE_CXX_FLAGS=CONSUMER_CXX_FLAGS"
+    "CMAKE_EXE_LINKER_FLAGS=CONSUMER_EXE_LINKER_FLAGS"
+    "OPENSSL_ROOT_DIR=CONSUMER_OPENSSL_ROOT_DIR")
+  string(REPLACE "=" ";" pair "${pair}")
+  list(GET pair 0 cache_var)
+  list(GET pair 1 input_var)
+  if(DEFINED ${input_var} AND NOT "${${input_var}}" STREQUAL "")
+    list(APPEND configure_args "-D${cache_var}=${${input_var}}")
+  endif()
+endforeach()
+
+run_step(configure "${CMAKE_COMMAND}" ${configure_args} -B "${CONSUMER_BINARY_DIR}")
+
+set(build_args --build "${CONSUMER_BINARY_DIR}")
+if(CONSUMER_CONFIG)
+  list(APPEND build_args --config "${CONSUMER_CONFIG}")
+endif()
+run_step(build "${CMAKE_COMMAND}" ${build_args})
+
+# app: header-only (leash::leash); app_compiled: separate compilation (leash::leash_compiled).
+foreach(program IN ITEMS app app_compiled)
+  set(found "")
+  foreach(candidate IN ITEMS
+      "${CONSUMER_BINARY_DIR}/${program}"
+      "${CONSUMER_BINARY_DIR}/${CONSUMER_CONFIG}/${program}"
+      "${CONSUMER_BINARY_DIR}/${program}.exe"
+      "${CONSUMER_BINARY_DIR}/${CONSUMER_CONFIG}/${program}.exe")
+    if(NOT IS_DIRECTORY "${candidate}" AND EXISTS "${candidate}")
+      set(found "${candidate}")
+      break()
+    endif()
+  endforeach()
+  if(NOT found)
+    message(FATAL_ERROR "consumer build produced no '${program}' program in ${CONSUMER_BINARY_DIR}")
+  endif()
+  run_step(run "${found}")
+endforeach()
+
+# leashConfigVersion.cmake: a 0.x package does not satisfy a request for 1.0.
+message(STATUS "consumer configure asking for leash 1.0 (must fail)")
+execute_process(COMMAND "${CMAKE_COMMAND}" ${configure_args} -B "${CONSUMER_BINARY_DIR}-v1"
+    -DLEASH_REQUESTED_VERSION=1.0
+  RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output TIMEOUT 120)
+if(result EQUAL 0)
+  message(FATAL_ERROR "find_package(leash 1.0) succeeded against leash in ${LEASH_PREFIX}")
+endif()
+if(NOT output MATCHES "leashConfig.cmake, version: ")
+  message(FATAL_ERROR "find_package(leash 1.0) failed, but not for the version:\n${output}")
+endif()
+message(STATUS "find_package(leash 1.0) refused, as it must be")
