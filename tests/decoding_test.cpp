@@ -1,6 +1,7 @@
 // Compressed responses through the transport: asking for them, every coding under both
 // framings, bodies in pieces, event streams event by event, bombs, corrupt and truncated
 // data, and responses without a body. (The decoder itself: content_decoder_test.cpp.)
+#include <leash/detail/content_decoder.hpp>
 #include <leash/sse_reader.hpp>
 #include <support/coded_bodies.hpp>
 #include <support/harness.hpp>

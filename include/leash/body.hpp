@@ -2,7 +2,6 @@
 /// leash/body.hpp - the body of a response, as a move-only handle that owns the connection.
 #pragma once
 
-#include <leash/detail/body_core.hpp>
 #include <leash/detail/config.hpp>
 #include <leash/detail/spawn.hpp>
 #include <leash/error.hpp>
@@ -15,6 +14,9 @@
 #include <string>
 
 namespace leash {
+namespace detail {
+class body_core;
+}
 
 /// The body of a response, as a move-only handle that owns the connection.
 ///
@@ -72,7 +74,7 @@ public:
 
     /// The strand the body's reads run on. A default-constructed or moved-from body has none
     /// (its reads fail with error::body_closed on the handler's associated executor).
-    executor_type get_executor() const noexcept { return core_ ? core_->executor() : executor_type{}; }
+    executor_type get_executor() const noexcept;
 
     /// Reads at least one byte into `buffers` (its first non-empty buffer). Completes with
     /// (error_code, bytes). At the end: asio::error::eof. After close(): error::body_closed.
@@ -107,26 +109,14 @@ public:
 
     /// Ends the lease now (see the class's description). Idempotent. Safe on any thread. Later
     /// reads complete on the body's strand with error::body_closed.
-    void close() noexcept
-    {
-        if (!core_)
-            return;
-        if (core_->reads_in_flight.load() == 0)
-            core_->close();
-        else
-            asio::post(core_->executor(), [core = core_] { core->close(); });
-    }
+    void close() noexcept;
 
     /// True once the whole message was read (the connection went back to the pool or closed).
-    bool is_done() const noexcept { return core_ && core_->done(); }
+    bool is_done() const noexcept;
     /// True while this body holds a connection.
-    bool holds_connection() const noexcept { return core_ && core_->holds_connection(); }
+    bool holds_connection() const noexcept;
     /// Trailer fields of a chunked body, available once is_done().
-    const headers& trailers() const noexcept
-    {
-        static const headers none;
-        return core_ ? core_->trailers() : none;
-    }
+    const headers& trailers() const noexcept;
 
 private:
     // The initiations of the reads: one per operation, deciding when the read starts (which,
@@ -141,10 +131,10 @@ private:
             if (!core)
                 detail::post_result(std::forward<Handler>(handler), asio::system_executor(),
                                     detail::failed<std::size_t>(error::body_closed));
-            else if (core->completes_without_io())
-                detail::post_result(std::forward<Handler>(handler), core->executor(), core->read_some_now(out));
+            else if (completes_without_io(*core))
+                detail::post_result(std::forward<Handler>(handler), executor_of(*core), read_some_now(*core, out));
             else
-                detail::start_operation(std::forward<Handler>(handler), false, core->executor(),
+                detail::start_operation(std::forward<Handler>(handler), false, executor_of(*core),
                                         detail::make_operation([&](detail::operation_entry entry) {
                                             return read_some_op(reading{core}, out, entry);
                                         }));
@@ -160,10 +150,10 @@ private:
             if (!core)
                 detail::post_result(std::forward<Handler>(handler), asio::system_executor(),
                                     detail::failed<std::string>(error::body_closed));
-            else if (core->completes_without_io())
-                detail::post_result(std::forward<Handler>(handler), core->executor(), core->read_all_now(limit));
+            else if (completes_without_io(*core))
+                detail::post_result(std::forward<Handler>(handler), executor_of(*core), read_all_now(*core, limit));
             else
-                detail::start_operation(std::forward<Handler>(handler), false, core->executor(),
+                detail::start_operation(std::forward<Handler>(handler), false, executor_of(*core),
                                         detail::make_operation([&](detail::operation_entry entry) {
                                             return read_all_op(reading{core}, limit, entry);
                                         }));
@@ -174,24 +164,23 @@ private:
     // the strand) until its coroutine ends, or is destroyed without having run.
     class reading {
     public:
-        explicit reading(std::shared_ptr<detail::body_core> core) noexcept : core_(std::move(core))
-        {
-            ++core_->reads_in_flight;
-        }
+        explicit reading(std::shared_ptr<detail::body_core> core) noexcept;
         reading(reading&& other) noexcept = default;
         reading(const reading&) = delete;
         reading& operator=(const reading&) = delete;
         reading& operator=(reading&&) = delete;
-        ~reading()
-        {
-            if (core_)
-                --core_->reads_in_flight;
-        }
+        ~reading();
         detail::body_core& core() const noexcept { return *core_; }
 
     private:
         std::shared_ptr<detail::body_core> core_;
     };
+
+    // What the initiations ask of the body's core.
+    static bool completes_without_io(const detail::body_core& core) noexcept;
+    static asio::any_io_executor executor_of(const detail::body_core& core) noexcept;
+    static detail::op_result<std::size_t> read_some_now(detail::body_core& core, asio::mutable_buffer out);
+    static detail::op_result<std::string> read_all_now(detail::body_core& core, std::size_t limit);
 
     // Whether the read was canceled before it began (then it ends the lease, as close() does).
     static asio::awaitable<bool> canceled_before_start(detail::body_core& core);

@@ -31,6 +31,7 @@
 #include <leash/detail/impl/body_core.ipp>
 #include <leash/detail/impl/client_state.ipp>
 #include <leash/impl/body.ipp>
+#include <leash/impl/transport.ipp>
 #include <leash/impl/sse_reader.ipp>
 
 #if defined(__GNUC__) && !defined(__clang__)

@@ -2,7 +2,17 @@
 /// leash/tls_options.hpp - how a transport speaks TLS to https:// hosts.
 #pragma once
 
+#include <leash/detail/config.hpp>
+
+#if defined(LEASH_HEADER_ONLY)
 #include <asio/ssl/context.hpp>
+#else
+// (Separate compilation keeps OpenSSL's headers out of the units that use leash: include
+// <asio/ssl.hpp> to make a context.)
+namespace asio::ssl {
+class context;
+}
+#endif
 
 #include <memory>
 #include <string>

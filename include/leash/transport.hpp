@@ -2,8 +2,8 @@
 /// leash/transport.hpp - sends requests over a bounded pool of keep-alive connections.
 #pragma once
 
+#include <leash/detail/config.hpp>
 #include <leash/detail/spawn.hpp>
-#include <leash/detail/transport_state.hpp>
 #include <leash/request.hpp>
 #include <leash/response.hpp>
 #include <leash/stats.hpp>
@@ -14,6 +14,9 @@
 #include <memory>
 
 namespace leash {
+namespace detail {
+class transport_state;
+}
 
 /// Sends requests over a bounded pool of keep-alive connections.
 ///
@@ -55,10 +58,7 @@ public:
     using executor_type = asio::any_io_executor;
 
     /// A transport whose operations run on `ex`, bounded and timed by `options`.
-    explicit transport(executor_type ex, transport_options options = {})
-        : state_(detail::transport_state::create(std::move(ex), std::move(options)))
-    {
-    }
+    explicit transport(executor_type ex, transport_options options = {});
     /// A transport whose operations run on the executor of `ctx` (e.g. an asio::io_context).
     template <class ExecutionContext>
         requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
@@ -72,12 +72,12 @@ public:
     /// Not copyable: a transport owns its pool.
     transport& operator=(const transport&) = delete;
     /// Calls shutdown(); does not wait for requests in flight.
-    ~transport() { shutdown(); }
+    ~transport();
 
     /// The executor given at construction.
-    executor_type get_executor() const noexcept { return state_->executor(); }
+    executor_type get_executor() const noexcept;
     /// The options given at construction.
-    const transport_options& options() const noexcept { return state_->options(); }
+    const transport_options& options() const noexcept;
 
     /// Sends `req`; completes with (std::error_code, response).
     ///
@@ -86,15 +86,15 @@ public:
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_send(request req, Token&& token = {})
     {
-        return detail::spawn_operation(state_->executor(), detail::make_operation([&](detail::operation_entry entry) {
-                                           return detail::transport_state::send(state_, std::move(req), entry);
+        return detail::spawn_operation(get_executor(), detail::make_operation([&](detail::operation_entry entry) {
+                                           return send_op(state_, std::move(req), entry);
                                        }),
                                        std::forward<Token>(token));
     }
 
     /// Closes idle connections, fails waiters (error::shut_down), refuses new requests; does
     /// not wait. Requests in flight finish; their connections are then closed. Idempotent.
-    void shutdown() { state_->shutdown(); }
+    void shutdown();
 
     /// shutdown(), then completes with (std::error_code) once nothing is in flight any more
     /// (no request, dial or body holding a connection), or once `grace` has passed: then every
@@ -106,20 +106,30 @@ public:
     template <class Token = asio::default_completion_token_t<executor_type>>
     auto async_shutdown(std::chrono::milliseconds grace, Token&& token = {})
     {
-        return detail::spawn_operation(state_->executor(), detail::make_operation([&](detail::operation_entry entry) {
-                                           return detail::transport_state::drain(state_, grace, entry);
+        return detail::spawn_operation(get_executor(), detail::make_operation([&](detail::operation_entry entry) {
+                                           return drain_op(state_, grace, entry);
                                        }),
                                        std::forward<Token>(token));
     }
 
     /// A consistent snapshot of the pool's gauges and counters.
-    transport_stats stats() const { return state_->stats(); }
+    transport_stats stats() const;
     /// Just the gauges summed over hosts (stats().total), without copying anything per host:
     /// cheap enough to call after every request.
-    pool_gauges gauges() const { return state_->gauges(); }
+    pool_gauges gauges() const;
 
 private:
+    // The operations' coroutines (detail::transport_state's).
+    static asio::awaitable<detail::op_result<response>> send_op(std::shared_ptr<detail::transport_state> state,
+                                                                request req, detail::operation_entry entry);
+    static asio::awaitable<std::error_code> drain_op(std::shared_ptr<detail::transport_state> state,
+                                                     std::chrono::milliseconds grace, detail::operation_entry entry);
+
     std::shared_ptr<detail::transport_state> state_;
 };
 
 } // namespace leash
+
+#if defined(LEASH_HEADER_ONLY)
+#include <leash/impl/transport.ipp>
+#endif

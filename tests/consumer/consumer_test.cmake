@@ -43,21 +43,26 @@ if(LEASH_INSTALL)
   set_tests_properties(consumer.install PROPERTIES TIMEOUT 180 LABELS "packaging"
     FIXTURES_SETUP leash_installed)
 
+  # What run_find_package.cmake is given besides its directories: this build's toolchain.
+  set(_leash_find_package_args
+    "-DCONSUMER_GENERATOR=${CMAKE_GENERATOR}"
+    "-DCONSUMER_GENERATOR_PLATFORM=${CMAKE_GENERATOR_PLATFORM}"
+    "-DCONSUMER_GENERATOR_TOOLSET=${CMAKE_GENERATOR_TOOLSET}"
+    "-DCONSUMER_MAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}"
+    "-DCONSUMER_CXX_COMPILER=${CMAKE_CXX_COMPILER}"
+    "-DCONSUMER_CXX_FLAGS=${CMAKE_CXX_FLAGS}"
+    "-DCONSUMER_EXE_LINKER_FLAGS=${CMAKE_EXE_LINKER_FLAGS}"
+    "-DCONSUMER_CONFIG=$<CONFIG>"
+    "-DCONSUMER_OPENSSL_ROOT_DIR=${OPENSSL_ROOT_DIR}"
+    "-DCONSUMER_PREFIX_PATH=${_leash_consumer_prefix_path}"
+  )
+
   add_test(NAME consumer.find_package
     COMMAND ${CMAKE_COMMAND}
       -DCONSUMER_SOURCE_DIR=${CMAKE_CURRENT_LIST_DIR}/find_package
       -DCONSUMER_BINARY_DIR=${CMAKE_CURRENT_BINARY_DIR}/consumer-find-package
       -DLEASH_PREFIX=${_leash_install_prefix}
-      "-DCONSUMER_GENERATOR=${CMAKE_GENERATOR}"
-      "-DCONSUMER_GENERATOR_PLATFORM=${CMAKE_GENERATOR_PLATFORM}"
-      "-DCONSUMER_GENERATOR_TOOLSET=${CMAKE_GENERATOR_TOOLSET}"
-      "-DCONSUMER_MAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}"
-      "-DCONSUMER_CXX_COMPILER=${CMAKE_CXX_COMPILER}"
-      "-DCONSUMER_CXX_FLAGS=${CMAKE_CXX_FLAGS}"
-      "-DCONSUMER_EXE_LINKER_FLAGS=${CMAKE_EXE_LINKER_FLAGS}"
-      "-DCONSUMER_CONFIG=$<CONFIG>"
-      "-DCONSUMER_OPENSSL_ROOT_DIR=${OPENSSL_ROOT_DIR}"
-      "-DCONSUMER_PREFIX_PATH=${_leash_consumer_prefix_path}"
+      ${_leash_find_package_args}
       -P ${CMAKE_CURRENT_LIST_DIR}/run_find_package.cmake)
   set_tests_properties(consumer.find_package PROPERTIES TIMEOUT 300 LABELS "packaging"
     FIXTURES_REQUIRED leash_installed)
@@ -93,21 +98,13 @@ if(LEASH_INSTALL)
         -DDPKG_DEB=${LEASH_DPKG_DEB}
         -DCONSUMER_SOURCE_DIR=${CMAKE_CURRENT_LIST_DIR}/find_package
         -DCONSUMER_BINARY_DIR=${CMAKE_CURRENT_BINARY_DIR}/consumer-deb/build
-        "-DCONSUMER_GENERATOR=${CMAKE_GENERATOR}"
-        "-DCONSUMER_GENERATOR_PLATFORM=${CMAKE_GENERATOR_PLATFORM}"
-        "-DCONSUMER_GENERATOR_TOOLSET=${CMAKE_GENERATOR_TOOLSET}"
-        "-DCONSUMER_MAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}"
-        "-DCONSUMER_CXX_COMPILER=${CMAKE_CXX_COMPILER}"
-        "-DCONSUMER_CXX_FLAGS=${CMAKE_CXX_FLAGS}"
-        "-DCONSUMER_EXE_LINKER_FLAGS=${CMAKE_EXE_LINKER_FLAGS}"
-        "-DCONSUMER_CONFIG=$<CONFIG>"
-        "-DCONSUMER_OPENSSL_ROOT_DIR=${OPENSSL_ROOT_DIR}"
-        "-DCONSUMER_PREFIX_PATH=${_leash_consumer_prefix_path}"
+        ${_leash_find_package_args}
         -P ${CMAKE_CURRENT_LIST_DIR}/run_deb.cmake)
     set_tests_properties(consumer.deb PROPERTIES TIMEOUT 400 LABELS "packaging"
       FIXTURES_REQUIRED leash_installed DEPENDS consumer.install)
   endif()
   unset(_leash_install_prefix)
+  unset(_leash_find_package_args)
 endif()
 unset(_leash_consumer_args)
 unset(_leash_consumer_prefix_path)

@@ -3,11 +3,8 @@
 # `dpkg-deb -x` into a directory (nothing is installed on the system), and then does what
 # `consumer.find_package` does with that tree's usr/ as the prefix.
 
-foreach(var IN ITEMS LEASH_BINARY_DIR DEB_DIR CPACK DPKG_DEB)
-  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
-    message(FATAL_ERROR "run_deb.cmake: ${var} is not set")
-  endif()
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/steps.cmake)
+require_vars(LEASH_BINARY_DIR DEB_DIR CPACK DPKG_DEB)
 
 file(REMOVE_RECURSE "${DEB_DIR}")
 set(cpack_args --config "${LEASH_BINARY_DIR}/CPackConfig.cmake" -G DEB -B "${DEB_DIR}/package")
@@ -26,11 +23,7 @@ list(LENGTH debs count)
 if(NOT count EQUAL 1)
   message(FATAL_ERROR "cpack made ${count} libleash-dev packages in ${DEB_DIR}/package: ${debs}")
 endif()
-message(STATUS "deb extract: ${DPKG_DEB} -x ${debs} ${DEB_DIR}/root")
-execute_process(COMMAND "${DPKG_DEB}" -x "${debs}" "${DEB_DIR}/root" RESULT_VARIABLE result TIMEOUT 60)
-if(NOT result EQUAL 0)
-  message(FATAL_ERROR "dpkg-deb -x failed: ${result}")
-endif()
+run_step(extract "${DPKG_DEB}" -x "${debs}" "${DEB_DIR}/root")
 execute_process(COMMAND "${DPKG_DEB}" --field "${debs}" Package Version Depends TIMEOUT 60)
 
 set(LEASH_PREFIX "${DEB_DIR}/root/usr")

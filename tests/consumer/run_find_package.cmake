@@ -3,21 +3,8 @@
 # builds and runs the application; then checks that find_package(leash 1.0) is refused.
 # Any failing step fails the test.
 
-foreach(var IN ITEMS CONSUMER_SOURCE_DIR CONSUMER_BINARY_DIR LEASH_PREFIX CONSUMER_GENERATOR)
-  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
-    message(FATAL_ERROR "run_find_package.cmake: ${var} is not set")
-  endif()
-endforeach()
-
-# Runs a command, echoing it; stops the script if it fails.
-function(run_step name)
-  string(REPLACE ";" " " shown "${ARGN}")
-  message(STATUS "consumer ${name}: ${shown}")
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result TIMEOUT 240)
-  if(NOT result EQUAL 0)
-    message(FATAL_ERROR "consumer ${name} failed: ${result}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/steps.cmake)
+require_vars(CONSUMER_SOURCE_DIR CONSUMER_BINARY_DIR LEASH_PREFIX CONSUMER_GENERATOR)
 
 file(REMOVE_RECURSE "${CONSUMER_BINARY_DIR}" "${CONSUMER_BINARY_DIR}-v1")
 

@@ -2,20 +2,8 @@
 # build tree LEASH_BINARY_DIR into INSTALL_PREFIX, emptied first, as `cmake --install` does for
 # a user. The `consumer.find_package` and `consumer.pkg_config` tests use that prefix.
 
-foreach(var IN ITEMS LEASH_BINARY_DIR INSTALL_PREFIX)
-  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
-    message(FATAL_ERROR "run_install.cmake: ${var} is not set")
-  endif()
-endforeach()
-
-function(run_step name)
-  string(REPLACE ";" " " shown "${ARGN}")
-  message(STATUS "install ${name}: ${shown}")
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result TIMEOUT 240)
-  if(NOT result EQUAL 0)
-    message(FATAL_ERROR "install ${name} failed: ${result}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/steps.cmake)
+require_vars(LEASH_BINARY_DIR INSTALL_PREFIX)
 
 set(config_args "")
 if(CONFIG)

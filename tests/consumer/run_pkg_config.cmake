@@ -4,20 +4,8 @@
 # against the prefix `consumer.install` filled (PKG_CONFIG_PATH), and runs it. The compiler
 # and its flags are the build's (sanitizers included). Any failing step fails the test.
 
-foreach(var IN ITEMS CONSUMER_SOURCE CONSUMER_BINARY_DIR PKG_CONFIG_DIR PKG_CONFIG CXX)
-  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
-    message(FATAL_ERROR "run_pkg_config.cmake: ${var} is not set")
-  endif()
-endforeach()
-
-function(run_step name)
-  string(REPLACE ";" " " shown "${ARGN}")
-  message(STATUS "consumer ${name}: ${shown}")
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result TIMEOUT 240)
-  if(NOT result EQUAL 0)
-    message(FATAL_ERROR "consumer ${name} failed: ${result}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/steps.cmake)
+require_vars(CONSUMER_SOURCE CONSUMER_BINARY_DIR PKG_CONFIG_DIR PKG_CONFIG CXX)
 
 file(REMOVE_RECURSE "${CONSUMER_BINARY_DIR}")
 file(MAKE_DIRECTORY "${CONSUMER_BINARY_DIR}")

@@ -97,8 +97,6 @@ class transport_state : public std::enable_shared_from_this<transport_state> {
 public:
     // Throws std::system_error for an invalid proxy URL or resolve override address.
     transport_state(asio::any_io_executor ex, transport_options options);
-    // A new state, shared by the transport handle and everything it starts.
-    static std::shared_ptr<transport_state> create(asio::any_io_executor ex, transport_options options);
 
     const transport_options& options() const noexcept { return options_; }
     const asio::any_io_executor& executor() const noexcept { return executor_; }

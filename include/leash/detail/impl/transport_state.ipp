@@ -20,11 +20,6 @@ LEASH_DECL transport_state::transport_state(asio::any_io_executor ex, transport_
             resolve_overrides_[host].push_back(asio::ip::make_address(text));  // throws if invalid
 }
 
-LEASH_DECL std::shared_ptr<transport_state> transport_state::create(asio::any_io_executor ex, transport_options options)
-{
-    return std::make_shared<transport_state>(std::move(ex), std::move(options));
-}
-
 LEASH_DECL void transport_state::release(connection_ptr c, bool reusable)
 {
     std::vector<pool_type::closing> to_close;
