@@ -16,10 +16,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 NGINX_TEMPLATE = REPO / "bench" / "nginx" / "nginx.conf.in"
 
-SMALL = "small.json"   # 512 bytes
-LARGE = "large.bin"    # 1 MiB
+SMALL = "small.json"     # 512 bytes, a file
+MEMORY = "memory.json"   # 512 bytes from memory (nginx `return 200`)
+LARGE = "large.bin"      # 1 MiB, a file
 SMALL_BYTES = 512
 LARGE_BYTES = 1024 * 1024
+MEMORY_BODY = '{"pad":"' + "x" * (SMALL_BYTES - 10) + '"}'
+SERVER_BOUND = 0.9  # a server core this busy is the run's limit: no client ratio is claimed from it
 
 
 def free_port():
@@ -62,7 +65,7 @@ class Nginx:
         conf = NGINX_TEMPLATE.read_text()
         for key, value in {"ROOT": root, "PREFIX": self.dir, "PORT": self.port, "TLS_PORT": self.tls_port,
                            "CERT": self.dir / "server.pem", "KEY": self.dir / "server.key",
-                           "KEEPALIVE_REQUESTS": self.keepalive_requests}.items():
+                           "KEEPALIVE_REQUESTS": self.keepalive_requests, "MEMORY_BODY": MEMORY_BODY}.items():
             conf = conf.replace("@%s@" % key, str(value))
         (self.dir / "nginx.conf").write_text(conf)
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -79,6 +82,12 @@ class Nginx:
                     raise RuntimeError("nginx did not start: %s" % self.proc.stderr.read().decode())
                 time.sleep(0.05)
         return self
+
+    def cpu_seconds(self):
+        """The server's CPU time so far (user + system), from /proc (nginx runs as one process:
+        master_process off)."""
+        fields = Path("/proc/%d/stat" % self.proc.pid).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def url(self, name, tls=False):
         if tls:
@@ -100,6 +109,8 @@ class Outcome:
     def __init__(self, stdout, stderr, rc, cpu_s, maxrss_kb, wall_s):
         self.stdout, self.stderr, self.rc = stdout, stderr, rc
         self.cpu_s, self.maxrss_kb, self.wall_s = cpu_s, maxrss_kb, wall_s
+        self.server_busy = None  # the server core's utilisation over the run (0..1), when measured
+        self.user_s = None       # the user part of cpu_s, when measured
 
     def json(self):
         for line in reversed(self.stdout.splitlines()):
@@ -112,7 +123,7 @@ class Outcome:
 MEASURE = None  # path of the `measure` launcher (bench/tools/measure.c), set by the driver
 
 
-def run_measured(argv, core=None, env=None, timeout=600):
+def run_measured(argv, core=None, env=None, timeout=600, server=None):
     """Runs argv (pinned to `core`) and returns its output with its own CPU time and peak RSS.
     With the `measure` launcher these are the command's own figures (peak RSS survives exec,
     so a command forked straight from this Python process would report Python's size);
@@ -125,6 +136,7 @@ def run_measured(argv, core=None, env=None, timeout=600):
         report = tempfile.NamedTemporaryFile(suffix=".rusage", delete=False)
         report.close()
         argv = [str(MEASURE), report.name] + argv
+    server_cpu_start = server.cpu_seconds() if server else None
     start = time.monotonic()
     try:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -136,14 +148,15 @@ def run_measured(argv, core=None, env=None, timeout=600):
                 proc.wait()
             usage = resource.getrusage(resource.RUSAGE_CHILDREN)
             wall = time.monotonic() - start
+            server_busy = (server.cpu_seconds() - server_cpu_start) / wall if server else None
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-        cpu, rss = None, None
+        cpu, rss, user = None, None, None
         if report:
             try:
                 r = json.loads(Path(report.name).read_text())
-                cpu, rss = r["user_s"] + r["sys_s"], r["maxrss_kb"]
+                cpu, rss, user = r["user_s"] + r["sys_s"], r["maxrss_kb"], r["user_s"]
             except (OSError, ValueError, KeyError):
                 pass
         if cpu is None:  # (RUSAGE_CHILDREN accumulates: take the difference)
@@ -151,7 +164,10 @@ def run_measured(argv, core=None, env=None, timeout=600):
             total = usage.ru_utime + usage.ru_stime
             cpu, rss = total - _children_cpu, usage.ru_maxrss
             _children_cpu = total
-        return Outcome(stdout, stderr, proc.returncode, cpu, rss, wall)
+        outcome = Outcome(stdout, stderr, proc.returncode, cpu, rss, wall)
+        outcome.server_busy = server_busy
+        outcome.user_s = user
+        return outcome
     finally:
         if report:
             os.unlink(report.name)

@@ -1,5 +1,5 @@
 """Instructions per request of two leash-load builds side by side, under callgrind, against
-one nginx serving 512 B on 127.0.0.1 (start-up cancels out: the difference of a run of N1 and
+one nginx answering 512 B from memory on 127.0.0.1 (start-up cancels out: the difference of a run of N1 and
 one of N2 requests, divided by N2 - N1). Needs valgrind and nginx.
 
     python3 bench/tools/callgrind_pair.py BEFORE/leash-load AFTER/leash-load [-n1 2000] [-n2 12000] [-c 16]
@@ -23,7 +23,7 @@ def main():
     ap.add_argument("-c", type=int, default=16)
     args = ap.parse_args()
     with B.Nginx(core=C.SERVER_CORE) as server:
-        url = server.url(B.SMALL)
+        url = server.url(B.MEMORY)
         per = {}
         for name, binary in (("before", args.before), ("after", args.after)):
             def argv_for(u, n, binary=binary):

@@ -171,7 +171,7 @@ private:
                        clock::time_point asked_at);
     bool may_resend(std::error_code ec, const request& req, const request_plan& plan, const attempt_facts& facts,
                     std::size_t attempt);
-    op_result<response> hand_over(connection_ptr conn, const asio::any_io_executor& strand, const request& req,
+    op_result<response> hand_over(connection_ptr conn, const asio::any_io_executor& strand, request& req,
                                   const request_plan& plan, const attempt_facts& facts, phase_timer& timer);
     std::error_code decoder_for(response& r, std::optional<content_decoder>& decoder) const noexcept;
 

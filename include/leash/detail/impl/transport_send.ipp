@@ -114,7 +114,7 @@ LEASH_DECL bool transport_state::may_resend(std::error_code ec, const request& r
 // The final head arrived: the response, whose body takes the connection over (or, when the
 // whole body is here already, holds it and gives the connection back at once).
 LEASH_DECL op_result<response> transport_state::hand_over(connection_ptr conn, const asio::any_io_executor& strand,
-                                                      const request& req, const request_plan& plan,
+                                                      request& req, const request_plan& plan,
                                                       const attempt_facts& facts, phase_timer& timer)
 {
     auto& c = *conn;
@@ -124,7 +124,7 @@ LEASH_DECL op_result<response> transport_state::hand_over(connection_ptr conn, c
     r.version_major = c.parser.version_major();
     r.version_minor = c.parser.version_minor();
     r.headers = std::move(c.parser.head_fields());
-    r.url = req.url;
+    r.url = std::move(req.url);  // (the request ends here; its URL is the response's)
     c.idle_timeout = idle_timeout_after(options_, r.headers);
 
     const bool close_after = plan.close_requested || facts.body_skipped;
