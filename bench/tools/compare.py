@@ -28,7 +28,6 @@ CASES = [
     ("1 MiB file, C=16", B.LARGE, B.LARGE_BYTES, 16, False, 4000),
     ("512 B file, C=16", B.SMALL, B.SMALL_BYTES, 16, False, 200000),
 ]
-HEADLINE = "512 B, C=16"
 
 
 class Client:
@@ -226,11 +225,11 @@ def report(results, extras, runs, meta):
                 w("| %s | %s | failed | | | | | | |" % (label, name))
                 continue
             mark = "\\*" if bound(s) or bound(base) else ""
-            ratio = lambda a, b: "" if name == "leash" or not base else fmt(a / b, 2) + mark
+            ratio = lambda key: "" if name == "leash" or not base else fmt(base[key] / s[key], 2) + mark
             w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 label, name, fmt(s["rps"]) + (" (server-bound)" if bound(s) else ""), fmt(s["cpu"], 2),
                 fmt(s["user"], 2), fmt(s["rss"] / 1024, 1), "%.0f %%" % (100 * s["server"]),
-                ratio(base["rps"], s["rps"]) if base else "", ratio(base["cpu"], s["cpu"]) if base else ""))
+                ratio("rps"), ratio("cpu")))
     w("")
     if "callgrind" in extras:
         cg = extras["callgrind"]
