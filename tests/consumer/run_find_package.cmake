@@ -15,57 +15,18 @@ if(CONSUMER_PREFIX_PATH)
   list(APPEND prefix_path ${more})
 endif()
 set(configure_args -S "${CONSUMER_SOURCE_DIR}" -G "${CONSUMER_GENERATOR}" "-DCMAKE_PREFIX_PATH=${prefix_path}")
-if(CONSUMER_GENERATOR_PLATFORM)
-  list(APPEND configure_args -A "${CONSUMER_GENERATOR_PLATFORM}")
-endif()
-if(CONSUMER_GENERATOR_TOOLSET)
-  list(APPEND configure_args -T "${CONSUMER_GENERATOR_TOOLSET}")
-endif()
-if(CONSUMER_CONFIG)
-  list(APPEND configure_args "-DCMAKE_BUILD_TYPE=${CONSUMER_CONFIG}")
-endif()
-# Forwarded only when set, so that the consumer's own defaults apply otherwise. (Not the
-# places of Asio and llhttp: the installed package must find those by itself.)
-foreach(pair IN ITEMS
-    "CMAKE_MAKE_PROGRAM=CONSUMER_MAKE_PROGRAM"
-    "CMAKE_CXX_COMPILER=CONSUMER_CXX_COMPILER"
-    "CMAKE_CXX_FLAGS=CONSUMER_CXX_FLAGS"
-    "CMAKE_EXE_LINKER_FLAGS=CONSUMER_EXE_LINKER_FLAGS"
-    "OPENSSL_ROOT_DIR=CONSUMER_OPENSSL_ROOT_DIR")
-  string(REPLACE "=" ";" pair "${pair}")
-  list(GET pair 0 cache_var)
-  list(GET pair 1 input_var)
-  if(DEFINED ${input_var} AND NOT "${${input_var}}" STREQUAL "")
-    list(APPEND configure_args "-D${cache_var}=${${input_var}}")
-  endif()
-endforeach()
+# (Not the places of Asio and llhttp: the installed package must find those by itself.)
+append_configure_args(configure_args
+  "CMAKE_MAKE_PROGRAM=CONSUMER_MAKE_PROGRAM"
+  "CMAKE_CXX_COMPILER=CONSUMER_CXX_COMPILER"
+  "CMAKE_CXX_FLAGS=CONSUMER_CXX_FLAGS"
+  "CMAKE_EXE_LINKER_FLAGS=CONSUMER_EXE_LINKER_FLAGS"
+  "OPENSSL_ROOT_DIR=CONSUMER_OPENSSL_ROOT_DIR")
 
 run_step(configure "${CMAKE_COMMAND}" ${configure_args} -B "${CONSUMER_BINARY_DIR}")
 
-set(build_args --build "${CONSUMER_BINARY_DIR}")
-if(CONSUMER_CONFIG)
-  list(APPEND build_args --config "${CONSUMER_CONFIG}")
-endif()
-run_step(build "${CMAKE_COMMAND}" ${build_args})
-
 # app: header-only (leash::leash); app_compiled: separate compilation (leash::leash_compiled).
-foreach(program IN ITEMS app app_compiled)
-  set(found "")
-  foreach(candidate IN ITEMS
-      "${CONSUMER_BINARY_DIR}/${program}"
-      "${CONSUMER_BINARY_DIR}/${CONSUMER_CONFIG}/${program}"
-      "${CONSUMER_BINARY_DIR}/${program}.exe"
-      "${CONSUMER_BINARY_DIR}/${CONSUMER_CONFIG}/${program}.exe")
-    if(NOT IS_DIRECTORY "${candidate}" AND EXISTS "${candidate}")
-      set(found "${candidate}")
-      break()
-    endif()
-  endforeach()
-  if(NOT found)
-    message(FATAL_ERROR "consumer build produced no '${program}' program in ${CONSUMER_BINARY_DIR}")
-  endif()
-  run_step(run "${found}")
-endforeach()
+build_and_run(app app_compiled)
 
 # leashConfigVersion.cmake: a 0.x package does not satisfy a request for 1.0.
 message(STATUS "consumer configure asking for leash 1.0 (must fail)")
