@@ -9,7 +9,6 @@
 
 #include <leash/detail/connection.hpp>
 #include <leash/detail/content_decoder.hpp>
-#include <leash/detail/phase_timer.hpp>
 #include <leash/detail/spawn.hpp>
 #include <leash/detail/unread_watch.hpp>
 #include <leash/headers.hpp>
@@ -39,9 +38,9 @@ public:
         piece_ = held_;
     }
 
-    // A body still to be read from `conn`, leased from `owner`; `timer` is the request's.
+    // A body still to be read from `conn`, leased from `owner`.
     body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
-              std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after, phase_timer timer);
+              std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after);
 
     body_core(const body_core&) = delete;
     body_core& operator=(const body_core&) = delete;
@@ -134,7 +133,6 @@ private:
     };
 
     asio::any_io_executor strand_;
-    std::optional<phase_timer> timer_;  // while the body holds a connection
     std::shared_ptr<transport_state> owner_;
     std::shared_ptr<connection> conn_;
     clock::duration body_read_{};

@@ -3,6 +3,7 @@
 // at a time; the pool hands it over under its lock.
 #pragma once
 
+#include <leash/detail/phase_timer.hpp>
 #include <leash/detail/pool_core.hpp>
 #include <leash/detail/response_parser.hpp>
 #include <leash/detail/stream.hpp>
@@ -24,11 +25,12 @@ public:
     static constexpr std::size_t read_buffer_size = 16 * 1024;
 
     connection(const asio::any_io_executor& ex, std::string key)
-        : stream(ex), key(std::move(key)), buffer_(new char[initial_read_buffer_size])
+        : stream(ex), timer(ex), key(std::move(key)), buffer_(new char[initial_read_buffer_size])
     {
     }
 
     detail::stream stream;
+    phase_timer timer;              // the deadline of the phase running on it, whoever owns it
     const std::string key;
     response_parser parser;
     std::string head;               // the serialised request head

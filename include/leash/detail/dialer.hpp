@@ -10,7 +10,6 @@
 #include <leash/detail/config.hpp>
 #include <leash/detail/connection.hpp>
 #include <leash/detail/exchange.hpp>
-#include <leash/detail/phase_timer.hpp>
 #include <leash/detail/proxy_tunnel.hpp>
 #include <leash/detail/tls_client.hpp>
 #include <leash/detail/tracer.hpp>
@@ -33,7 +32,6 @@ struct dial_plan {
     const resolve_override_map& overrides;
     tls_client& tls;
     const phase_limits& limits;
-    phase_timer& timer;
     const request_trace& trace;
     const proxy_server* proxy = nullptr;  // the proxy to go through, or none
     std::string_view user_agent = {};     // for CONNECT
@@ -47,8 +45,8 @@ struct dial_outcome {
 };
 
 // The addresses to try for host and port: the host's literal address, its override, or what
-// DNS says.
-LEASH_DECL asio::awaitable<std::error_code> find_endpoints(const std::string& host, std::uint16_t port,
+// DNS says (under c's timer).
+LEASH_DECL asio::awaitable<std::error_code> find_endpoints(connection& c, const std::string& host, std::uint16_t port,
                                                            const dial_plan& plan,
                                                            std::vector<asio::ip::tcp::endpoint>& endpoints);
 

@@ -9,7 +9,6 @@
 
 #include <leash/detail/config.hpp>
 #include <leash/detail/connection.hpp>
-#include <leash/detail/phase_timer.hpp>
 #include <leash/detail/retry.hpp>
 #include <leash/detail/tracer.hpp>
 #include <leash/error.hpp>
@@ -79,28 +78,24 @@ LEASH_DECL asio::awaitable<std::error_code> read_head(connection& c, bool stop_a
 
 // Writes `data` whole, under the write timeout.
 LEASH_DECL asio::awaitable<std::error_code> write_buffers(connection& c, std::span<const asio::const_buffer> data,
-                                                          const phase_limits& limits, phase_timer& timer,
-                                                          attempt_facts& facts);
+                                                          const phase_limits& limits, attempt_facts& facts);
 
 // Sends a body source: its pieces as they come, as they are (Content-Length) or as chunks.
 LEASH_DECL asio::awaitable<std::error_code> write_source(connection& c, const body_source& src,
-                                                         const phase_limits& limits, phase_timer& timer,
-                                                         attempt_facts& facts);
+                                                         const phase_limits& limits, attempt_facts& facts);
 
 // How one request goes out on one connection.
 struct exchange_plan {
     const request& req;
     const transport_options& options;
     const phase_limits& limits;
-    phase_timer& timer;
     const request_trace& trace;
     bool has_body = false;
     bool expect_continue = false;  // the body waits for 100 Continue
     bool body_with_head = false;   // the body (in memory) goes out with the head
 
-    exchange_plan(const request& r, const transport_options& o, const phase_limits& l, phase_timer& t,
-                  const request_trace& tr)
-        : req(r), options(o), limits(l), timer(t), trace(tr)
+    exchange_plan(const request& r, const transport_options& o, const phase_limits& l, const request_trace& tr)
+        : req(r), options(o), limits(l), trace(tr)
     {
         has_body = req.source || !req.body.empty();
         expect_continue = has_body && req.headers.has_token("Expect", "100-continue");

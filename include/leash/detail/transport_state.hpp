@@ -16,7 +16,6 @@
 #include <leash/detail/connection.hpp>
 #include <leash/detail/dialer.hpp>
 #include <leash/detail/exchange.hpp>
-#include <leash/detail/phase_timer.hpp>
 #include <leash/detail/pool_core.hpp>
 #include <leash/detail/proxy_choice.hpp>
 #include <leash/detail/request_policy.hpp>
@@ -172,16 +171,14 @@ private:
     bool may_resend(std::error_code ec, const request& req, const request_plan& plan, const attempt_facts& facts,
                     std::size_t attempt);
     op_result<response> hand_over(connection_ptr conn, const asio::any_io_executor& strand, request& req,
-                                  const request_plan& plan, const attempt_facts& facts, phase_timer& timer);
+                                  const request_plan& plan, const attempt_facts& facts);
     std::error_code decoder_for(response& r, std::optional<content_decoder>& decoder) const noexcept;
 
     checkout check_out(const request_plan& plan, const asio::any_io_executor& strand);
-    asio::awaitable<op_result<acquired>> finish_checkout(const request_plan& plan, const url& u, phase_timer& timer,
-                                                         checkout out);
-    asio::awaitable<op_result<acquired>> wait_for_grant(const request_plan& plan, const url& u, phase_timer& timer,
-                                                        const waiter_ptr& waiter);
+    asio::awaitable<op_result<acquired>> finish_checkout(const request_plan& plan, const url& u, checkout out);
+    asio::awaitable<op_result<acquired>> wait_for_grant(const request_plan& plan, const url& u, const waiter_ptr& waiter);
     void give_back_grant(const std::string& key, connection_ptr conn);
-    asio::awaitable<op_result<acquired>> dial_in_slot(const request_plan& plan, const url& u, phase_timer& timer);
+    asio::awaitable<op_result<acquired>> dial_in_slot(const request_plan& plan, const url& u);
     std::error_code after_dial(connection_ptr& c, dial_outcome outcome);
 
     // Under the lock: records a grant on its waiter; the caller wakes it after unlocking.

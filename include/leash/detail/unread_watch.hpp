@@ -6,7 +6,7 @@
 // only sets atomics and calls stop(), which posts the timer's cancellation to the strand.
 #pragma once
 
-#include <leash/detail/phase_timer.hpp>
+#include <leash/detail/pool_core.hpp>
 #include <leash/detail/tracer.hpp>
 #include <leash/trace.hpp>
 

@@ -12,10 +12,8 @@
 namespace leash::detail {
 
 LEASH_DECL body_core::body_core(asio::any_io_executor strand, std::shared_ptr<transport_state> owner,
-                            std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after,
-                            phase_timer timer)
+                            std::shared_ptr<connection> conn, const phase_limits& limits, bool close_after)
     : strand_(std::move(strand))
-    , timer_(std::move(timer))
     , owner_(std::move(owner))
     , conn_(std::move(conn))
     , body_read_(limits.body_read)
@@ -38,8 +36,8 @@ LEASH_DECL void body_core::end_lease(bool reusable, bool abandoned) noexcept
         return;
     if (watch_)
         watch_->stop();
-    timer_.reset();
     auto c = std::move(conn_);
+    c->timer.disarm();
     owner_->body_closed(c->key);
     if (reusable)
         owner_->release(std::move(c), true);
@@ -178,13 +176,13 @@ LEASH_DECL asio::awaitable<std::error_code> body_core::receive()
     }
     if (is_canceled_now(co_await asio::this_coro::cancellation_state, ec))
         co_return ec;
-    timer_->arm(body_read_, error::body_read_timeout, deadline_, [&c] { c.stream.cancel(); });
+    c.timer.arm(c.owner, body_read_, error::body_read_timeout, deadline_, [&c] { c.stream.cancel(); });
     reading_ = true;
     const auto n = co_await c.stream.async_read_some(c.prepare(), asio::redirect_error(asio::use_awaitable, ec));
     reading_ = false;
     if (!conn_)  // the lease ended meanwhile; fill() reports it
         co_return ec;
-    if (auto t = timer_->disarm())
+    if (auto t = c.timer.disarm())
         ec = t;
     else if (is_canceled(co_await asio::this_coro::cancellation_state))
         ec = asio::error::operation_aborted;

@@ -6,7 +6,7 @@
 
 namespace leash::detail {
 
-LEASH_DECL asio::awaitable<std::error_code> find_endpoints(const std::string& host, std::uint16_t port,
+LEASH_DECL asio::awaitable<std::error_code> find_endpoints(connection& c, const std::string& host, std::uint16_t port,
                                                            const dial_plan& plan,
                                                            std::vector<asio::ip::tcp::endpoint>& endpoints)
 {
@@ -27,10 +27,10 @@ LEASH_DECL asio::awaitable<std::error_code> find_endpoints(const std::string& ho
     tcp::resolver resolver(co_await asio::this_coro::executor);
     if (plan.trace)
         plan.trace(&trace_hooks::dns_start, dns_start_event{plan.trace.request, host});
-    plan.timer.arm(plan.limits.resolve, error::resolve_timeout, plan.limits.deadline, [&resolver] { resolver.cancel(); });
+    c.timer.arm(c.owner, plan.limits.resolve, error::resolve_timeout, plan.limits.deadline, [&resolver] { resolver.cancel(); });
     auto results = co_await resolver.async_resolve(host, std::to_string(port),
                                                    asio::redirect_error(asio::use_awaitable, ec));
-    if (auto t = plan.timer.disarm())
+    if (auto t = c.timer.disarm())
         ec = t;
     for (auto& r : results)
         endpoints.push_back(r.endpoint());
@@ -64,9 +64,9 @@ LEASH_DECL asio::awaitable<std::error_code> connect_any(connection& c, const std
             continue;
         if (plan.trace)
             plan.trace(&trace_hooks::connect_start, connect_start_event{plan.trace.request, ep});
-        plan.timer.arm(plan.limits.connect, error::connect_timeout, plan.limits.deadline, [&c] { c.stream.close(); });
+        c.timer.arm(c.owner, plan.limits.connect, error::connect_timeout, plan.limits.deadline, [&c] { c.stream.close(); });
         co_await socket.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
-        if (auto t = plan.timer.disarm())
+        if (auto t = c.timer.disarm())
             ec = t;
         if (plan.trace)
             plan.trace(&trace_hooks::connect_done, connect_done_event{plan.trace.request, ep, ec});
@@ -89,13 +89,13 @@ LEASH_DECL asio::awaitable<dial_outcome> handshake(connection& c, const url& u, 
         co_return dial_outcome{ec};
     if (plan.trace)
         plan.trace(&trace_hooks::tls_handshake_start, tls_handshake_start_event{plan.trace.request});
-    plan.timer.arm(plan.limits.tls_handshake, error::tls_handshake_timeout, plan.limits.deadline,
+    c.timer.arm(c.owner, plan.limits.tls_handshake, error::tls_handshake_timeout, plan.limits.deadline,
                    [&c] { c.stream.close(); });
     co_await tls.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
-    if (auto t = plan.timer.disarm())
+    if (auto t = c.timer.disarm())
         ec = t;
     if (ec) {
-        if (const auto verdict = SSL_get_verify_result(tls.native_handle()); verdict != X509_V_OK && !plan.timer.expired())
+        if (const auto verdict = SSL_get_verify_result(tls.native_handle()); verdict != X509_V_OK && !c.timer.expired())
             ec = make_x509_error(verdict);
         if (plan.trace)
             plan.trace(&trace_hooks::tls_handshake_done, tls_handshake_done_event{plan.trace.request, false, {}, ec});
@@ -132,12 +132,12 @@ LEASH_DECL asio::awaitable<std::error_code> open_tunnel(connection& c, const url
     write_connect_request(c.head, u, proxy, plan.user_agent);
     c.parser.reset(true, plan.head_limits);
     c.clear_buffer();
-    plan.timer.arm(plan.limits.connect, error::proxy_connect_timeout, plan.limits.deadline, [&c] { c.stream.close(); });
+    c.timer.arm(c.owner, plan.limits.connect, error::proxy_connect_timeout, plan.limits.deadline, [&c] { c.stream.close(); });
     co_await asio::async_write(c.stream.socket(), asio::buffer(c.head), asio::redirect_error(asio::use_awaitable, ec));
     attempt_facts facts;
     if (!ec)
         ec = co_await read_head(c, false, facts, {});
-    if (auto t = plan.timer.disarm())
+    if (auto t = c.timer.disarm())
         ec = t;
     else
         ec = tunnel_answer(c, ec);
@@ -153,9 +153,9 @@ LEASH_DECL asio::awaitable<dial_outcome> dial(connection& c, const url& u, const
     std::vector<asio::ip::tcp::endpoint> endpoints;
     dial_outcome out;
     if (plan.proxy)
-        out.ec = co_await find_endpoints(plan.proxy->host(), plan.proxy->port(), plan, endpoints);
+        out.ec = co_await find_endpoints(c, plan.proxy->host(), plan.proxy->port(), plan, endpoints);
     else
-        out.ec = co_await find_endpoints(u.host(), u.port(), plan, endpoints);
+        out.ec = co_await find_endpoints(c, u.host(), u.port(), plan, endpoints);
     if (!out.ec)
         out.ec = co_await connect_any(c, endpoints, plan);
     if (!out.ec && plan.proxy && u.is_https())

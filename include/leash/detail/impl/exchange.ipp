@@ -37,23 +37,21 @@ LEASH_DECL asio::awaitable<std::error_code> read_head(connection& c, bool stop_a
 }
 
 LEASH_DECL asio::awaitable<std::error_code> write_buffers(connection& c, std::span<const asio::const_buffer> data,
-                                                          const phase_limits& limits, phase_timer& timer,
-                                                          attempt_facts& facts)
+                                                          const phase_limits& limits, attempt_facts& facts)
 {
     std::error_code ec;
     if (is_canceled_now(co_await asio::this_coro::cancellation_state, ec))
         co_return ec;
-    timer.arm(limits.write, error::write_timeout, limits.deadline, [&c] { c.stream.cancel(); });
+    c.timer.arm(c.owner, limits.write, error::write_timeout, limits.deadline, [&c] { c.stream.cancel(); });
     const auto written = co_await asio::async_write(c.stream, data, asio::redirect_error(asio::use_awaitable, ec));
     facts.request_bytes_written = facts.request_bytes_written || written > 0;
-    if (auto t = timer.disarm())
+    if (auto t = c.timer.disarm())
         co_return t;
     co_return ec;
 }
 
 LEASH_DECL asio::awaitable<std::error_code> write_source(connection& c, const body_source& src,
-                                                         const phase_limits& limits, phase_timer& timer,
-                                                         attempt_facts& facts)
+                                                         const phase_limits& limits, attempt_facts& facts)
 {
     constexpr std::size_t piece_size = 16 * 1024;
     c.upload.resize(piece_size);
@@ -77,7 +75,7 @@ LEASH_DECL asio::awaitable<std::error_code> write_source(connection& c, const bo
         const std::array<asio::const_buffer, 3> piece{asio::buffer(size_line, static_cast<std::size_t>(size_len)),
                                                       asio::buffer(c.upload.data(), n),
                                                       chunked ? asio::buffer("\r\n", 2) : asio::const_buffer()};
-        if (auto write_ec = co_await write_buffers(c, piece, limits, timer, facts))
+        if (auto write_ec = co_await write_buffers(c, piece, limits, facts))
             co_return write_ec;
     }
     if (src.length && sent != *src.length)
@@ -85,7 +83,7 @@ LEASH_DECL asio::awaitable<std::error_code> write_source(connection& c, const bo
     if (!chunked)
         co_return std::error_code{};
     const asio::const_buffer last_chunk = asio::buffer("0\r\n\r\n", 5);
-    co_return co_await write_buffers(c, {&last_chunk, 1}, limits, timer, facts);
+    co_return co_await write_buffers(c, {&last_chunk, 1}, limits, facts);
 }
 
 LEASH_DECL head_buffers write_head_now(connection& c, const exchange_plan& plan, attempt_facts& facts, std::error_code& ec)
@@ -105,11 +103,11 @@ LEASH_DECL head_buffers write_head_now(connection& c, const exchange_plan& plan,
 
 LEASH_DECL asio::awaitable<std::error_code> await_continue(connection& c, const exchange_plan& plan, attempt_facts& facts)
 {
-    plan.timer.arm(plan.options.expect_continue_timeout, error::response_header_timeout, plan.limits.deadline,
+    c.timer.arm(c.owner, plan.options.expect_continue_timeout, error::response_header_timeout, plan.limits.deadline,
                    [&c] { c.stream.cancel(); });
     const auto ec = co_await read_head(c, true, facts, plan.trace);
-    const bool waited_enough = plan.timer.expired();
-    const auto t = plan.timer.disarm();
+    const bool waited_enough = c.timer.expired();
+    const auto t = c.timer.disarm();
     if (t == error::request_timeout)
         co_return t;
     if (!waited_enough && ec)
@@ -131,7 +129,7 @@ LEASH_DECL asio::awaitable<std::error_code> exchange(connection& c, const exchan
         co_return ec;
     auto head_rest = write_head_now(c, plan, facts, ec);
     if (!ec && asio::buffer_size(head_rest) != 0)
-        ec = co_await write_buffers(c, head_rest, plan.limits, plan.timer, facts);
+        ec = co_await write_buffers(c, head_rest, plan.limits, facts);
     if (ec) {
         plan.wrote_request(c, ec);
         co_return ec;
@@ -146,19 +144,19 @@ LEASH_DECL asio::awaitable<std::error_code> exchange(connection& c, const exchan
             co_return failure;
     if (body_pending && !facts.body_skipped) {
         if (plan.req.source) {
-            ec = co_await write_source(c, *plan.req.source, plan.limits, plan.timer, facts);
+            ec = co_await write_source(c, *plan.req.source, plan.limits, facts);
         } else {
             const asio::const_buffer body = asio::buffer(plan.req.body);
-            ec = co_await write_buffers(c, {&body, 1}, plan.limits, plan.timer, facts);
+            ec = co_await write_buffers(c, {&body, 1}, plan.limits, facts);
         }
         plan.wrote_request(c, ec);
         if (ec)
             co_return ec;
     }
-    plan.timer.arm(plan.limits.response_header, error::response_header_timeout, plan.limits.deadline,
+    c.timer.arm(c.owner, plan.limits.response_header, error::response_header_timeout, plan.limits.deadline,
                    [&c] { c.stream.cancel(); });
     ec = co_await read_head(c, false, facts, plan.trace);
-    if (auto t = plan.timer.disarm())
+    if (auto t = c.timer.disarm())
         co_return t;
     co_return ec;
 }

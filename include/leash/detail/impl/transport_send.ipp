@@ -26,13 +26,12 @@ LEASH_DECL asio::awaitable<op_result<response>> transport_state::send(std::share
     if (auto bad = validate_request(req))
         co_return failed<response>(bad);
     const auto plan = s.plan_request(req, *u);
-    phase_timer timer(strand);
 
     for (std::size_t attempt = 0;; ++attempt) {
         const auto asked_at = plan.trace ? clock::now() : clock::time_point{};
         auto out = s.check_out(plan, strand);
         if (!out.settled())  // (no coroutine for an idle connection)
-            out.result = co_await s.finish_checkout(plan, *u, timer, std::move(out));
+            out.result = co_await s.finish_checkout(plan, *u, std::move(out));
         auto& [acquire_error, got] = out.result;
         if (acquire_error) {
             s.count_timeout(plan.key, acquire_error);
@@ -42,14 +41,14 @@ LEASH_DECL asio::awaitable<op_result<response>> transport_state::send(std::share
         s.start_attempt(c, got.reused, req, *u, plan, asked_at);
         attempt_facts facts;
         facts.connection_was_reused = got.reused;
-        const exchange_plan exchange_of{req, s.options_, plan.limits, timer, plan.trace};
+        const exchange_plan exchange_of{req, s.options_, plan.limits, plan.trace};
         ec = co_await exchange(c, exchange_of, plan.head_request, facts);
         if (c.closed_by_shutdown)
             ec = error::shut_down;
         else if (is_canceled(co_await asio::this_coro::cancellation_state))
             ec = asio::error::operation_aborted;
         if (!ec)
-            co_return s.hand_over(std::move(got.conn), strand, req, plan, facts, timer);
+            co_return s.hand_over(std::move(got.conn), strand, req, plan, facts);
         s.close_leased(std::move(got.conn), close_reason::error);
         s.count_timeout(plan.key, ec);
         if (!s.may_resend(ec, req, plan, facts, attempt))
@@ -115,7 +114,7 @@ LEASH_DECL bool transport_state::may_resend(std::error_code ec, const request& r
 // whole body is here already, holds it and gives the connection back at once).
 LEASH_DECL op_result<response> transport_state::hand_over(connection_ptr conn, const asio::any_io_executor& strand,
                                                       request& req, const request_plan& plan,
-                                                      const attempt_facts& facts, phase_timer& timer)
+                                                      const attempt_facts& facts)
 {
     auto& c = *conn;
     response r;
@@ -149,8 +148,7 @@ LEASH_DECL op_result<response> transport_state::hand_over(connection_ptr conn, c
     } else {
         body_opened(plan.key);
         const auto connection_id = c.id;
-        core = std::make_shared<body_core>(strand, shared_from_this(), std::move(conn), plan.limits, close_after,
-                                           std::move(timer));
+        core = std::make_shared<body_core>(strand, shared_from_this(), std::move(conn), plan.limits, close_after);
         if (options_.report_unread_body_after.count() > 0 && plan.trace.wants(&trace_hooks::unread_body))
             core->watch_unread(std::make_shared<unread_watch>(strand, options_.report_unread_body_after,
                                                               options_.trace, req.trace, plan.trace.request,
@@ -232,17 +230,17 @@ LEASH_DECL transport_state::checkout transport_state::check_out(const request_pl
 // A connection for a checkout that did not settle: a new one dialed in the slot the pool
 // reserved, or one granted after waiting in the host's queue.
 LEASH_DECL asio::awaitable<op_result<transport_state::acquired>>
-transport_state::finish_checkout(const request_plan& plan, const url& u, phase_timer& timer, checkout out)
+transport_state::finish_checkout(const request_plan& plan, const url& u, checkout out)
 {
     if (out.what == pool_type::outcome::dial)
-        co_return co_await dial_in_slot(plan, u, timer);
-    co_return co_await wait_for_grant(plan, u, timer, out.waiter);
+        co_return co_await dial_in_slot(plan, u);
+    co_return co_await wait_for_grant(plan, u, out.waiter);
 }
 
 // Queued: sleeps until granted (a connection, or a slot to dial in), failed, timed out or
 // canceled. A grant that arrives for a canceled waiter goes back to the pool.
 LEASH_DECL asio::awaitable<op_result<transport_state::acquired>>
-transport_state::wait_for_grant(const request_plan& plan, const url& u, phase_timer& timer, const waiter_ptr& waiter)
+transport_state::wait_for_grant(const request_plan& plan, const url& u, const waiter_ptr& waiter)
 {
     const auto strand = co_await asio::this_coro::executor;
     auto until = clock::now() + plan.limits.pool_wait;
@@ -284,7 +282,7 @@ transport_state::wait_for_grant(const request_plan& plan, const url& u, phase_ti
         co_return op_result<acquired>{std::error_code{}, {std::move(conn), reused}};
     }
     if (granted)
-        co_return co_await dial_in_slot(plan, u, timer);
+        co_return co_await dial_in_slot(plan, u);
     if (failure)
         co_return failed<acquired>(failure);
     co_return failed<acquired>(!wait_ec && !canceled ? timeout_error : make_error_code(asio::error::operation_aborted));
@@ -310,7 +308,7 @@ LEASH_DECL void transport_state::give_back_grant(const std::string& key, connect
 
 // Dials in a slot the pool reserved; the slot is released on failure.
 LEASH_DECL asio::awaitable<op_result<transport_state::acquired>>
-transport_state::dial_in_slot(const request_plan& plan, const url& u, phase_timer& timer)
+transport_state::dial_in_slot(const request_plan& plan, const url& u)
 {
     auto c = std::make_shared<connection>(executor_, plan.key);
     const auto strand = co_await asio::this_coro::executor;
@@ -324,7 +322,6 @@ transport_state::dial_in_slot(const request_plan& plan, const url& u, phase_time
     const dial_plan how{resolve_overrides_,
                         tls_,
                         plan.limits,
-                        timer,
                         plan.trace,
                         plan.proxy,
                         options_.user_agent,
