@@ -111,7 +111,7 @@ const Executor* target_as(const asio::any_io_executor& ex) noexcept
 // Where an operation for a handler with executor `ex` runs: `ex` when it is a strand already
 // (no second strand to pass every step through), else a new strand of it. The concrete
 // io_context executor is unwrapped so that its strand fits in any_io_executor's small buffer.
-inline asio::any_io_executor strand_for(const asio::any_io_executor& ex)
+inline asio::any_io_executor strand_for(asio::any_io_executor ex)
 {
     using plain = asio::io_context::basic_executor_type<std::allocator<void>, 0>;
     using tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;
@@ -213,6 +213,25 @@ struct deliver_gated : deliver<Handler> {
     std::shared_ptr<cancellation_gate> gate;
 };
 
+// A completion handler with the executor it is to run on (its associated executor), as
+// asio::bind_executor makes one, but moved without copying the executor: Asio 1.22's
+// executor_binder copies it on every move, and a strand's copy is an atomic count, while a
+// handler is moved about ten times on its way through co_spawn.
+template <class Handler, class Executor>
+struct handler_on {
+    using executor_type = Executor;
+    executor_type get_executor() const noexcept { return executor; }
+
+    template <class... Args>
+    void operator()(Args&&... args)
+    {
+        std::move(handler)(std::forward<Args>(args)...);
+    }
+
+    Handler handler;
+    Executor executor;
+};
+
 // Spawns `coroutine` on `run_on` with `done` as its completion handler, `slot` connected to
 // its cancellation state. Separate compilation only: defined in detail/impl/spawn.ipp and
 // compiled for leash's own result types by <leash/src.hpp> (so units that start operations
@@ -228,14 +247,14 @@ void start_operation(Handler&& handler, bool own_strand, asio::any_io_executor e
 {
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto handler_ex = asio::get_associated_executor(handler, ex);
-    asio::any_io_executor run_on = ex;
-    if (own_strand) {
-        // Handler executors that are not I/O executors (use_future's) fall back to `ex`.
-        if constexpr (std::is_constructible_v<asio::any_io_executor, decltype(handler_ex)>)
-            run_on = strand_for(asio::any_io_executor(handler_ex));
-        else
-            run_on = strand_for(ex);
-    }
+    asio::any_io_executor run_on;
+    if (!own_strand)
+        run_on = std::move(ex);
+    // Handler executors that are not I/O executors (use_future's) fall back to `ex`.
+    else if constexpr (std::is_constructible_v<asio::any_io_executor, decltype(handler_ex)>)
+        run_on = strand_for(asio::any_io_executor(handler_ex));
+    else
+        run_on = strand_for(std::move(ex));
     auto gate_slot = asio::cancellation_slot();
     if (slot.is_connected()) {
         slot.template emplace<forward_to_gate>(forward_to_gate{op.gate});
@@ -244,8 +263,9 @@ void start_operation(Handler&& handler, bool own_strand, asio::any_io_executor e
     using handler_type = std::decay_t<Handler>;
     deliver_gated<handler_type> done{{std::forward<Handler>(handler)}, std::move(op.gate)};
 #if defined(LEASH_HEADER_ONLY)
-    asio::co_spawn(run_on, std::move(op.coroutine),
-                   asio::bind_cancellation_slot(gate_slot, asio::bind_executor(handler_ex, std::move(done))));
+    asio::co_spawn(std::move(run_on), std::move(op.coroutine),
+                   asio::bind_cancellation_slot(gate_slot, handler_on<deliver_gated<handler_type>, decltype(handler_ex)>{
+                                                               std::move(done), std::move(handler_ex)}));
 #else
     launch(std::move(run_on), std::move(op.coroutine), gate_slot, erased_completion<R>(std::move(done), handler_ex));
 #endif
